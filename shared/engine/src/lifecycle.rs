@@ -421,15 +421,55 @@ fn forward_signals_to(child: Pid) {
     }
 }
 
+thread_local! {
+    /// Set while a layer's phase runs, so the panic hook knows the panic will be reported.
+    static IN_LAYER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last panic inside a layer happened ("exercises/01-chroot/src/lib.rs:33").
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A panic inside a layer (an exercise's `todo!()`, most often) is reported as one clear error
+/// line by `guarded`; the default hook's backtrace would bury it. Panics elsewhere are bugs and
+/// keep the default report.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_LAYER.with(|flag| flag.get()) {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
+                PANIC_AT.with(|slot| *slot.borrow_mut() = at);
+            } else {
+                default_hook(info);
+            }
+        }));
+    });
+}
+
 /// Run one layer's phase, turning a panic (such as an exercise's `todo!()`) into an error, so
-/// that the engine still releases everything and the learner sees which layer stopped.
+/// that the engine still releases everything and the learner sees which layer stopped, and where.
 fn guarded<T>(layer: &str, phase: impl FnOnce() -> Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(phase)) {
+    install_panic_hook();
+    let was_in_layer = IN_LAYER.with(|flag| flag.replace(true));
+    let outcome = catch_unwind(AssertUnwindSafe(phase));
+    IN_LAYER.with(|flag| flag.set(was_in_layer));
+    match outcome {
         Ok(result) => result,
-        Err(panic) => Err(Error::other(format!(
-            "the {layer} layer panicked: {}",
-            panic_message(&*panic)
-        ))),
+        Err(panic) => {
+            let at = PANIC_AT
+                .with(|slot| slot.borrow_mut().take())
+                .unwrap_or_default();
+            let message = panic_message(&*panic);
+            Err(Error::other(
+                if message.starts_with("not yet implemented") {
+                    format!("the {layer} layer is not written yet ({at}): {message}")
+                } else {
+                    format!("the {layer} layer panicked ({at}): {message}")
+                },
+            ))
+        }
     }
 }
 

@@ -52,7 +52,8 @@ impl TestRoot {
     /// A fresh copy of the busybox rootfs that the test may change freely.
     pub fn private_rootfs(&self, name: &str) -> PathBuf {
         let source = self.busybox_rootfs();
-        let copy = self.path.join(name);
+        let copy = self.path.join("private").join(name);
+        std::fs::create_dir_all(self.path.join("private")).expect("create the private rootfs dir");
         let status = Command::new("cp")
             .arg("-a")
             .arg(&source)
