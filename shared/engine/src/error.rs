@@ -70,7 +70,7 @@ impl fmt::Display for Error {
                 errno,
                 hint,
             } => {
-                write!(f, "{op} {target}: {} ({})", errno, errno.desc())?;
+                write!(f, "{op} {target}: {errno:?} ({})", errno.desc())?;
                 if let Some(hint) = hint {
                     write!(f, "\n  hint: {hint}")?;
                 }
