@@ -51,6 +51,7 @@ impl Error {
         Error::Other(message.into())
     }
 
+    // ANCHOR: exit_code
     /// The exit code the runtime uses when this error stops a container from starting.
     /// 125 follows `docker run`: "the runtime itself failed", distinct from the command's own codes.
     pub fn exit_code(&self) -> i32 {
@@ -59,6 +60,7 @@ impl Error {
             _ => 125,
         }
     }
+    // ANCHOR_END: exit_code
 }
 
 impl fmt::Display for Error {

@@ -10,6 +10,7 @@ use nix::unistd::Pid;
 use crate::container::Container;
 use crate::error::Result;
 
+// ANCHOR: layer_trait
 pub trait Layer {
     /// A short name, shown in the narration: `[chroot] ...`.
     fn name(&self) -> &'static str;
@@ -56,3 +57,4 @@ pub trait Layer {
         Ok(())
     }
 }
+// ANCHOR_END: layer_trait

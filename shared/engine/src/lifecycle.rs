@@ -44,6 +44,7 @@ pub enum Exit {
     Signal(Signal),
 }
 
+// ANCHOR: exit_code
 impl Exit {
     /// The exit code a shell would report: n, or 128 + the signal's number.
     pub fn code(self) -> i32 {
@@ -53,7 +54,9 @@ impl Exit {
         }
     }
 }
+// ANCHOR_END: exit_code
 
+// ANCHOR: run
 /// Run one container to completion with the given stack of layers (chapter order).
 pub fn run(mut c: Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> {
     // prepare: host side, in chapter order. Remember how far we got, so that release undoes
@@ -83,17 +86,21 @@ pub fn run(mut c: Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> {
     }
     outcome
 }
+// ANCHOR_END: run
 
 fn start_and_wait(c: &Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> {
-    let flags = layers
-        .iter()
-        .fold(CloneFlags::empty(), |flags, layer| layer.clone_flags(flags));
+    let mut flags = CloneFlags::empty();
+    for layer in layers.iter() {
+        flags = guarded(layer.name(), || Ok(layer.clone_flags(flags)))?;
+    }
 
+    // ANCHOR: pipes
     // Two pipes. Both are close-on-exec, so neither leaks into the container's command.
     // - sync: the child blocks reading it until the parent has attached it (cgroups, maps...).
     // - error: the child writes why it failed before exec; a successful exec closes it (EOF).
     let (sync_read, sync_write) = pipe2(OFlag::O_CLOEXEC).ctx("pipe2", "sync pipe")?;
     let (error_read, error_write) = pipe2(OFlag::O_CLOEXEC).ctx("pipe2", "error pipe")?;
+    // ANCHOR_END: pipes
 
     narrate::phase("clone", "host");
     let child = clone_child(flags)?;
@@ -124,6 +131,7 @@ fn start_and_wait(c: &Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> 
     }
     pause_point("attach");
 
+    // ANCHOR: go
     // go: one byte on the sync pipe lets the child continue.
     narrate::phase("go", "host");
     narrate::step(
@@ -147,6 +155,7 @@ fn start_and_wait(c: &Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> 
     if !report.is_empty() {
         return Err(decode_child_error(&report));
     }
+    // ANCHOR_END: go
     narrate::phase("wait", "host");
     narrate::step(
         "engine",
@@ -175,6 +184,7 @@ fn clone_child(flags: CloneFlags) -> Result<Option<Pid>> {
         "create the child process",
         format!("clone({})", describe_flags(flags)),
     );
+    // ANCHOR: clone
     let raw_flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a raw clone without CLONE_VM and without a new stack behaves like fork(): the child
     // gets a private copy of this single-threaded process and returns here with 0. The other
@@ -189,6 +199,7 @@ fn clone_child(flags: CloneFlags) -> Result<Option<Pid>> {
         0 => Ok(None),
         pid => Ok(Some(Pid::from_raw(pid as i32))),
     }
+    // ANCHOR_END: clone
 }
 
 /// The child's whole life: wait for "go", run the layers' child phases, exec the command.
@@ -207,6 +218,7 @@ fn child_main(c: &Container, layers: &[Box<dyn Layer>], sync: OwnedFd, error_pip
     unsafe { libc::_exit(error.exit_code()) }
 }
 
+// ANCHOR: child_steps
 fn child_steps(c: &Container, layers: &[Box<dyn Layer>], sync: OwnedFd) -> Result<Infallible> {
     // If the runtime dies (even by SIGKILL), take the container down with it instead of leaving
     // an orphan nobody waits for. A runtime with detached containers uses a monitor process
@@ -245,6 +257,7 @@ fn child_steps(c: &Container, layers: &[Box<dyn Layer>], sync: OwnedFd) -> Resul
     narrate::phase("exec", "child");
     exec_command(c)
 }
+// ANCHOR_END: child_steps
 
 /// Change to the working directory, find the program, and replace this process with it.
 fn exec_command(c: &Container) -> Result<Infallible> {
@@ -307,6 +320,7 @@ fn exec_command(c: &Container) -> Result<Infallible> {
         "replace this process with the command",
         format!("execve({program:?}, {:?})", c.command),
     );
+    // ANCHOR: exec_failure
     let errno = nix::unistd::execve(&program, &args, &env).unwrap_err();
     Err(Error::Exec {
         code: if errno == nix::errno::Errno::ENOENT {
@@ -323,6 +337,7 @@ fn exec_command(c: &Container) -> Result<Infallible> {
                 .unwrap_or_default()
         ),
     })
+    // ANCHOR_END: exec_failure
 }
 
 /// Find the program as a shell would: a name with a `/` is a path, anything else is looked up
@@ -399,6 +414,7 @@ extern "C" fn forward(signal: libc::c_int) {
     }
 }
 
+// ANCHOR: signal_proxy
 /// The runtime must outlive its container to clean up after it, so the signals that would end
 /// the runtime are passed on to the container instead (like `docker run`'s signal proxy).
 fn forward_signals_to(child: Pid) {
@@ -420,6 +436,7 @@ fn forward_signals_to(child: Pid) {
         let _ = unsafe { signal::sigaction(sig, &action) };
     }
 }
+// ANCHOR_END: signal_proxy
 
 thread_local! {
     /// Set while a layer's phase runs, so the panic hook knows the panic will be reported.

@@ -31,9 +31,11 @@ pub fn step(layer: &str, what: &str, call: impl AsRef<str>) {
     if !enabled() {
         return;
     }
+    // Pad before colouring: escape codes would count as width.
+    let tag = format!("{:<13}", format!("[{layer}]"));
     let line = format!(
         "{} {:<40} {}\n",
-        format!("[{layer}]").cyan().bold(),
+        tag.cyan().bold(),
         what,
         call.as_ref().dimmed()
     );

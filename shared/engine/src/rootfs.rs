@@ -97,6 +97,7 @@ fn build_tree(busybox: &Path, root: &Path) -> Result<()> {
     fs::copy(busybox, &target).ctx("copy", shown(busybox))?;
     fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).ctx("chmod", shown(&target))?;
 
+    // ANCHOR: applets
     // Ask busybox itself where each applet belongs ("bin/sh", "usr/bin/awk", ...).
     let listing = Command::new(busybox)
         .arg("--list-full")
@@ -112,6 +113,7 @@ fn build_tree(busybox: &Path, root: &Path) -> Result<()> {
             symlink("/bin/busybox", &link).ctx("symlink", shown(&link))?;
         }
     }
+    // ANCHOR_END: applets
 
     let files = [
         (

@@ -156,24 +156,67 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// The classic chroot escape, compiled from C as a static program so it runs in any rootfs:
-/// chroot into a subdirectory while the working directory stays outside it, climb with `..`
-/// to the real root, and chroot there. Returns the path of the binary (built once per test).
+/// The classic chroot escape (assets/chroot_escape.c), built as a static program so it runs in
+/// any rootfs: chroot into a subdirectory while the working directory stays outside it, climb
+/// with `..` to the real root, and chroot there. Usage inside: `/chroot-escape PROGRAM [ARGS]`.
 pub fn chroot_escape_binary(dir: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chroot_escape.c");
-    let binary = dir.join("chroot-escape");
+    static_helper("chroot_escape", dir)
+}
+
+/// A small C program from assets/, compiled statically into `dir`: busybox lacks a few tools
+/// the tests need (System V IPC, the chroot escape), and a static binary needs no libraries
+/// inside the container.
+pub fn static_helper(name: &str, dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/{name}.c"));
+    let binary = dir.join(name.replace('_', "-"));
     let output = Command::new("cc")
         .args(["-static", "-O2", "-o"])
         .arg(&binary)
         .arg(&source)
         .output()
-        .expect("run cc (a C compiler is needed to build the escape program)");
+        .expect("run cc (a C compiler is needed to build the test helpers)");
     assert!(
         output.status.success(),
-        "cc -static failed (is libc6-dev installed?): {}",
+        "cc -static {} failed (is libc6-dev installed?): {}",
+        source.display(),
         String::from_utf8_lossy(&output.stderr)
     );
     binary
+}
+
+/// Start a chapter binary in the background (for tests that look at a running container from
+/// the host). Standard output is piped, so the test can wait for a line the container prints.
+pub fn spawn<S: AsRef<OsStr>>(root: &TestRoot, binary: &str, args: &[S]) -> std::process::Child {
+    root.command(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the runtime")
+}
+
+/// The pids of the direct children of `pid` (from /proc/PID/task/*/children).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            found.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    found
+}
+
+/// The namespace of `kind` ("uts", "pid", "mnt"...) that process `pid` is in, as the kernel
+/// names it: `uts:[4026531838]`.
+pub fn namespace_of(pid: &str, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 /// The host's hostname, as the kernel reports it.
