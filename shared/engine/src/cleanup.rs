@@ -26,6 +26,8 @@ pub enum Leftover {
     Mount(PathBuf),
     /// A half-built directory (a rootfs that was being made when the run died).
     PartialDir(PathBuf),
+    /// A cgroup directory named after the state root (chapter 3).
+    Cgroup(PathBuf),
 }
 
 impl std::fmt::Display for Leftover {
@@ -40,6 +42,7 @@ impl std::fmt::Display for Leftover {
             }
             Leftover::Mount(path) => write!(f, "mount on {}", path.display()),
             Leftover::PartialDir(path) => write!(f, "half-built directory {}", path.display()),
+            Leftover::Cgroup(path) => write!(f, "cgroup {}", path.display()),
         }
     }
 }
@@ -61,6 +64,16 @@ pub fn leftovers(state_root: &Path) -> Vec<Leftover> {
     for mount_point in mount_points() {
         if mount_point.starts_with(&root) {
             found.push(Leftover::Mount(mount_point));
+        }
+    }
+    let parent = crate::names::cgroup_parent(&root);
+    for hierarchy in cgroup_mounts() {
+        let dir = hierarchy.join(&parent);
+        if dir.is_dir() {
+            // Children before the parent, so removal can go in this order.
+            let mut dirs = subdirectories(&dir);
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            found.extend(dirs.into_iter().map(Leftover::Cgroup));
         }
     }
     if let Ok(entries) = fs::read_dir(root.join("rootfs")) {
@@ -86,7 +99,8 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
     items.sort_by_key(|item| match item {
         Leftover::Process { .. } => (0, 0),
         Leftover::Mount(path) => (1, usize::MAX - path.components().count()),
-        Leftover::PartialDir(_) => (2, 0),
+        Leftover::Cgroup(path) => (2, usize::MAX - path.components().count()),
+        Leftover::PartialDir(_) => (3, 0),
     });
     for item in items {
         let result = match &item {
@@ -95,6 +109,7 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
                 .map(|_| wait_gone(*pid)),
             Leftover::Mount(path) => umount2(path, MntFlags::MNT_DETACH).map_err(|e| e.to_string()),
             Leftover::PartialDir(path) => fs::remove_dir_all(path).map_err(|e| e.to_string()),
+            Leftover::Cgroup(path) => remove_cgroup(path),
         };
         match result {
             Ok(()) => removed.push(item),
@@ -102,6 +117,58 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
         }
     }
     (removed, failed)
+}
+
+/// Kill what is left in a cgroup, then remove it. A cgroup directory can only be removed once
+/// no process is in it, and the kernel may take a moment to let go of a killed one (EBUSY).
+pub fn remove_cgroup(dir: &Path) -> Result<(), String> {
+    for _ in 0..200 {
+        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => return Err(format!("rmdir {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("rmdir {}: still busy after 2 s", dir.display()))
+}
+
+/// Where cgroup hierarchies are mounted (v1: one per controller; v2: one), from mountinfo.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let point = left.split(' ').nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2")
+                .then(|| PathBuf::from(unescape_octal(point)))
+        })
+        .collect()
+}
+
+/// `dir` and every directory below it.
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                found.extend(subdirectories(&entry.path()));
+            }
+        }
+    }
+    found
 }
 
 fn wait_gone(pid: i32) {

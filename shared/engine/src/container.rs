@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 /// The flags every chapter's `run` command has, whatever its layers: which root filesystem,
 /// which command, with which environment and working directory.
 #[derive(Args, Debug, Clone)]
+#[group(id = "container")]
+#[command(next_help_heading = "Container")]
 pub struct RunArgs {
     /// Root filesystem directory of the container [default: the workshop's busybox rootfs]
     #[arg(long, value_name = "DIR")]

@@ -9,6 +9,7 @@ use nix::unistd::Pid;
 
 use crate::container::Container;
 use crate::error::Result;
+use crate::lifecycle::Exit;
 
 // ANCHOR: layer_trait
 pub trait Layer {
@@ -49,6 +50,12 @@ pub trait Layer {
     /// Child side, inside the new root, just before the command is executed.
     fn finish(&self, _c: &Container) -> Result<()> {
         Ok(())
+    }
+
+    /// Host side, right after the command exited and before release: a chance to explain the
+    /// exit (an OOM kill, for example). A returned sentence is printed for the user.
+    fn exited(&mut self, _c: &Container, _exit: Exit) -> Option<String> {
+        None
     }
 
     /// Host side, after the container has exited, or after a failed start: undo what `prepare`

@@ -8,6 +8,7 @@ pub mod container;
 pub mod error;
 pub mod layer;
 pub mod lifecycle;
+pub mod names;
 pub mod narrate;
 pub mod rootfs;
 

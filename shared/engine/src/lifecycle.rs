@@ -162,6 +162,11 @@ fn start_and_wait(c: &Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> 
         "the command exited",
         format!("waitpid({child}) = {exit:?}"),
     );
+    for layer in layers.iter_mut() {
+        if let Some(message) = guarded(layer.name(), || Ok(layer.exited(c, exit)))? {
+            narrate::notice(&message);
+        }
+    }
     Ok(exit)
 }
 

@@ -65,3 +65,12 @@ pub fn phase(name: &str, side: &str) {
 pub fn error(message: &str) {
     let _ = writeln!(std::io::stderr(), "{} {message}", "error:".red().bold());
 }
+
+/// Something the user should know about how the container ended (an OOM kill, say).
+pub fn notice(message: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {message}",
+        "container:".yellow().bold()
+    );
+}

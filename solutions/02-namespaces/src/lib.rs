@@ -21,6 +21,8 @@ pub use userns::{IdMap, IdRange};
 
 /// The flags chapter 2 adds to `run`.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[group(id = "namespaces")]
+#[command(next_help_heading = "Namespaces (chapter 2)")]
 pub struct Args {
     /// Hostname inside the container [default: the container's id]
     #[arg(long, value_name = "NAME")]
