@@ -31,7 +31,7 @@ fn change_root(c: &Container) -> Result<()> {
     // EXERCISE: call chroot(2) on c.rootfs, then chdir(2) to "/" so that the working directory
     // is inside the new root (chroot does not move it). Narrate each call with narrate::step.
     todo!(
-        "exercise: call chroot(2) on c.rootfs, then chdir(2) to \"/\" so that the working directory is inside the new root (chroot does not move it)."
+        "exercise: call chroot(2) on c.rootfs, then chdir(2) to \"/\" so that the working directory is inside the new root (chroot does not move it)"
     );
     Ok(())
 }

@@ -117,7 +117,7 @@ fn make_node(path: &Path, major: u64, minor: u64) -> Result<()> {
     // EXERCISE: create the character device `path` with mknod(2), numbers major:minor, mode
     // 0666. mknod applies the umask, so set the mode again afterwards with chmod.
     todo!(
-        "exercise: create the character device `path` with mknod(2), numbers major:minor, mode 0666."
+        "exercise: create the character device `path` with mknod(2), numbers major:minor, mode 0666"
     );
     Ok(())
 }

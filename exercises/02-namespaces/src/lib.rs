@@ -75,9 +75,7 @@ impl Layer for Namespaces {
     fn clone_flags(&self, flags: CloneFlags) -> CloneFlags {
         // EXERCISE: add one clone flag per namespace: UTS, PID, mount, IPC, network and cgroup,
         // and the user namespace when self.id_map is Some. The flags are CloneFlags::CLONE_NEW*.
-        todo!(
-            "exercise: add one clone flag per namespace: UTS, PID, mount, IPC, network and cgroup, and the user namespace when self.id_map is Some."
-        );
+        todo!("exercise: add one clone flag per namespace");
         flags
     }
 

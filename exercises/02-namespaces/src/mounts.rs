@@ -61,7 +61,7 @@ fn mount_proc_and_sys(rootfs: &Path) -> Result<()> {
     // EXERCISE: mount a proc filesystem on proc_dir (it shows the processes of the new PID
     // namespace), then a read-only sysfs on sys_dir. Use the `hardened` flags for both.
     todo!(
-        "exercise: mount a proc filesystem on proc_dir (it shows the processes of the new PID namespace), then a read-only sysfs on sys_dir."
+        "exercise: mount a proc filesystem on proc_dir (it shows the processes of the new PID namespace), then a read-only sysfs on sys_dir"
     );
     Ok(())
 }
@@ -71,9 +71,7 @@ pub fn pivot_root(rootfs: &Path) -> Result<()> {
     // EXERCISE: switch the root with pivot_root(2) in four calls: chdir into the rootfs;
     // pivot_root(".", ".") stacks the old root on top of the new one; umount2(".", MNT_DETACH)
     // detaches that old root (and every host mount below it); chdir("/") to stand in the new root.
-    todo!(
-        "exercise: switch the root with pivot_root(2) in four calls: chdir into the rootfs; pivot_root(\".\", \".\") stacks the old root on top of the new one; umount2(\".\", MNT_DETACH) detaches that old root (and every host mount below it); chdir(\"/\") to stand in the new root."
-    );
+    todo!("exercise: switch the root with pivot_root(2) in four calls");
     Ok(())
 }
 

@@ -103,7 +103,7 @@ pub fn write_maps(child: Pid, map: &IdMap) -> Result<()> {
     // EXERCISE: write one line "0 START COUNT" to uid_map (from map.uids) and to gid_map (from
     // map.gids): container ids 0..COUNT become host ids START..START+COUNT.
     todo!(
-        "exercise: write one line \"0 START COUNT\" to uid_map (from map.uids) and to gid_map (from map.gids): container ids 0..COUNT become host ids START..START+COUNT."
+        "exercise: write one line \"0 START COUNT\" to uid_map (from map.uids) and to gid_map (from map.gids)"
     );
     Ok(())
 }

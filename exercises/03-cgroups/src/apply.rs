@@ -23,7 +23,7 @@ pub fn apply_v2(cgroup: &Cgroup, limits: &Limits) -> Result<()> {
     // "max" when unlimited, as much as memory by default: use write_if_present); cpu.max as
     // "QUOTA PERIOD"; cpu.weight from the shares; pids.max; cpuset.cpus.
     todo!(
-        "exercise: write each limit that is set to its cgroup v2 file with cgroup.write(controller, file, value): memory.max; memory.swap.max (swap ONLY: the docker-style total minus memory, \"max\" when unlimited, as much as memory by default: use write_if_present); cpu.max as \"QUOTA PERIOD\"; cpu.weight from the shares; pids.max; cpuset.cpus."
+        "exercise: write each limit that is set to its cgroup v2 file with cgroup.write(controller, file, value)"
     );
     Ok(())
 }
@@ -33,8 +33,6 @@ pub fn apply_v1(cgroup: &Cgroup, limits: &Limits) -> Result<()> {
     // memory.memsw.limit_in_bytes (memory PLUS swap; -1 when unlimited; twice the memory by
     // default; use write_if_present); cpu.cfs_period_us then cpu.cfs_quota_us; cpu.shares;
     // pids.max; cpuset.cpus.
-    todo!(
-        "exercise: the same limits for cgroup v1: memory.limit_in_bytes, then memory.memsw.limit_in_bytes (memory PLUS swap; -1 when unlimited; twice the memory by default; use write_if_present); cpu.cfs_period_us then cpu.cfs_quota_us; cpu.shares; pids.max; cpuset.cpus."
-    );
+    todo!("exercise: the same limits for cgroup v1");
     Ok(())
 }

@@ -98,7 +98,7 @@ impl Cgroup {
         for dir in &self.dirs {
             let procs = dir.path.join("cgroup.procs");
             // EXERCISE: move the child into this cgroup: write its pid to cgroup.procs.
-            todo!("exercise: move the child into this cgroup: write its pid to cgroup.procs.");
+            todo!("exercise: move the child into this cgroup");
         }
         Ok(())
     }

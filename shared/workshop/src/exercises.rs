@@ -108,11 +108,13 @@ pub fn derive_source(solution: &str, origin: &str) -> Result<String, String> {
 
 /// The first sentence of an instruction, as the message of its `todo!()`.
 fn summary(instruction: &str) -> String {
-    let end = instruction
-        .find(". ")
-        .map(|i| i + 1)
+    // Up to the first sentence or clause break: the comment above the todo!() has the rest.
+    let end = [". ", ": ", "; "]
+        .iter()
+        .filter_map(|stop| instruction.find(stop))
+        .min()
         .unwrap_or(instruction.len());
-    format!("exercise: {}", &instruction[..end])
+    format!("exercise: {}", instruction[..end].trim_end_matches('.'))
 }
 
 /// The exercise's Cargo.toml: the same crate under the exercise's name.
@@ -304,7 +306,7 @@ fn f() -> Result<()> {
                 "    // EXERCISE: do the thing. Then more.\n    // It spans two lines.\n"
             )
         );
-        assert!(exercise.contains("    todo!(\"exercise: do the thing.\");\n    Ok(())\n"));
+        assert!(exercise.contains("    todo!(\"exercise: do the thing\");\n    Ok(())\n"));
         assert!(!exercise.contains("do_the_thing"));
         assert!(!exercise.contains("ANCHOR"));
         assert!(!exercise.contains("SOLUTION"));
