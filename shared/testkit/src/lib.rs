@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 
 pub use engine::cleanup::Leftover;
 
+pub mod vm;
+
 /// Fail the test at once, and say why, when it does not run as root. A container test that
 /// passed without root would be a lie, so there is no skipping.
 pub fn require_root() {
