@@ -343,14 +343,20 @@ pub fn libtest_status(line: &str) -> Option<(bool, String)> {
 pub fn panic_message(lines: &[String]) -> Vec<String> {
     let trimmed: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
     match trimmed.iter().position(|l| l.contains("panicked at")) {
-        Some(at) => trimmed[at + 1..]
-            .iter()
-            .take_while(|l| {
-                !l.is_empty() && !l.starts_with("note: ") && !l.starts_with("stack backtrace:")
-            })
-            .take(MESSAGE_LINES)
-            .map(|l| l.to_string())
-            .collect(),
+        Some(at) => {
+            let message: Vec<&str> = trimmed[at + 1..]
+                .iter()
+                .copied()
+                .take_while(|l| {
+                    !l.is_empty() && !l.starts_with("note: ") && !l.starts_with("stack backtrace:")
+                })
+                .collect();
+            without_empty_sections(&message)
+                .into_iter()
+                .take(MESSAGE_LINES)
+                .map(String::from)
+                .collect()
+        }
         None => {
             let useful: Vec<&str> = trimmed
                 .iter()
@@ -361,6 +367,17 @@ pub fn panic_message(lines: &[String]) -> Vec<String> {
             useful[start..].iter().map(|l| l.to_string()).collect()
         }
     }
+}
+
+/// The tests print a command's output in sections (`--- stdout ---`); an empty one says nothing.
+fn without_empty_sections<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let is_marker = |l: &str| l.starts_with("--- ") && l.ends_with(" ---");
+    lines
+        .iter()
+        .enumerate()
+        .filter(|&(i, l)| !is_marker(l) || lines.get(i + 1).is_some_and(|next| !is_marker(next)))
+        .map(|(_, l)| *l)
+        .collect()
 }
 
 /// The compiler's errors, from the first `error` line on.
@@ -477,6 +494,24 @@ test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out
         assert_eq!(
             report.tests[1].message,
             ["not yet implemented: call chroot"]
+        );
+    }
+
+    #[test]
+    fn empty_output_sections_are_left_out() {
+        let lines: Vec<String> = [
+            "thread 't' panicked at tests/a.rs:1:1:",
+            "exit code 125",
+            "--- stdout ---",
+            "--- stderr ---",
+            "error: not written yet",
+            "--- end ---",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            panic_message(&lines),
+            ["exit code 125", "--- stderr ---", "error: not written yet"]
         );
     }
 

@@ -130,7 +130,7 @@ pub fn run(top: &Path, pause: bool) -> bool {
             format!("Chapter {}:", section.chapter).bold(),
             section.title.bold()
         );
-        println!("{}", section.intro);
+        println!("{}", wrap(section.intro, 96));
         for step in &section.steps {
             if !show(&binary, &chapter.package, step) {
                 return false;

@@ -16,15 +16,23 @@ pub fn heading(text: &str) {
 }
 
 pub fn ok(what: &str, detail: &str) {
-    println!("{} {what} {}", "✓".green().bold(), detail.dimmed());
+    line("✓".green().bold(), what, detail);
 }
 
 pub fn warn(what: &str, detail: &str) {
-    println!("{} {what} {}", "!".yellow().bold(), detail.dimmed());
+    line("!".yellow().bold(), what, detail);
 }
 
 pub fn fail(what: &str, detail: &str) {
-    println!("{} {what} {}", "✗".red().bold(), detail.dimmed());
+    line("✗".red().bold(), what, detail);
+}
+
+fn line(mark: colored::ColoredString, what: &str, detail: &str) {
+    if detail.is_empty() {
+        println!("{mark} {what}");
+    } else {
+        println!("{mark} {what} {}", detail.dimmed());
+    }
 }
 
 /// The one-line fix printed under a failed check.

@@ -72,11 +72,17 @@ pub fn run(top: &Path, number: u32, solution: bool) -> bool {
         return true;
     }
     ui::fail(&format!("{passed} of {total} tests pass"), "");
+    let mut previous: Option<&Vec<String>> = None;
     for failure in report.failed() {
         println!("\n{} {}", "✗".red().bold(), failure.name.bold());
+        if previous == Some(&failure.message) && !failure.message.is_empty() {
+            println!("    {}", "(the same message as above)".dimmed());
+            continue;
+        }
         for line in &failure.message {
             println!("    {line}");
         }
+        previous = Some(&failure.message);
     }
     if !solution {
         println!(
