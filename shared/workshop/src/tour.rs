@@ -102,6 +102,48 @@ pub fn sections() -> Vec<Section> {
                 },
             ],
         },
+        Section {
+            chapter: 3,
+            title: "cgroups: limits the kernel enforces",
+            intro: "Chapter 3 puts the container in its own cgroup (v2, or v1 on hybrid hosts) and \
+                writes its limits into the controllers' files before the command starts.",
+            steps: vec![
+                Step {
+                    say: "A memory limit of 32 MiB, and a pipeline that holds 200 MiB: the kernel's \
+                      OOM killer ends it, and the runtime reports it (exit 137, like Docker's \
+                      OOMKilled).",
+                    args: &[
+                        "run",
+                        "--memory",
+                        "32m",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "head -c 200m /dev/zero | tail",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "At most 10 processes: the twelfth `sleep` cannot be forked. This is what \
+                      stops a fork bomb.",
+                    args: &[
+                        "run",
+                        "--pids-limit",
+                        "10",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 1 & done; wait",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "With its own cgroup namespace, the container sees its cgroup as the root, `/`.",
+                    args: &["run", "--memory", "64m", "--", "cat", "/proc/self/cgroup"],
+                    host: None,
+                },
+            ],
+        },
     ]
 }
 
