@@ -60,7 +60,8 @@ pub fn parse_bytes(flag: &str, text: &str) -> Result<u64> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => return Err(bad("expected a size like 64m, 512k or 1g")),
     };
-    if number.is_empty() || number.matches('.').count() > 1 || number.ends_with('.') {
+    let digits_around_dot = !number.starts_with('.') && !number.ends_with('.');
+    if number.is_empty() || number.matches('.').count() > 1 || !digits_around_dot {
         return Err(bad("expected a size like 64m, 512k or 1g"));
     }
     let value: f64 = number

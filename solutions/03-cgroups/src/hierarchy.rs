@@ -53,6 +53,24 @@ pub struct V1Hierarchy {
     pub controllers: Vec<String>,
 }
 
+/// The controllers cgroup v1 knows.
+pub const V1_CONTROLLERS: [&str; 14] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
 /// The v1 hierarchies, read from mountinfo text (`/proc/self/mountinfo`).
 pub fn v1_hierarchies(mountinfo: &str) -> Vec<V1Hierarchy> {
     mountinfo
@@ -64,14 +82,11 @@ pub fn v1_hierarchies(mountinfo: &str) -> Vec<V1Hierarchy> {
                 return None;
             }
             let options = right.nth(1)?;
+            // The super options mix controllers with mount options ("rw,xattr,name=systemd"):
+            // keep only the names of v1 controllers.
             let controllers: Vec<String> = options
                 .split(',')
-                .filter(|o| {
-                    !matches!(*o, "rw" | "ro")
-                        && !o.contains('=')
-                        && !o.starts_with("no")
-                        && *o != "clone_children"
-                })
+                .filter(|o| V1_CONTROLLERS.contains(o))
                 .map(str::to_string)
                 .collect();
             let mount_point =
