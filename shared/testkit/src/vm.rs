@@ -205,7 +205,8 @@ fn console_tail(console: &str, stderr: &str) -> String {
     tail
 }
 
-/// The kernel to boot: `$CARTON_VM_KERNEL`, or the newest /boot/vmlinuz-*-cloud-amd64.
+/// The kernel to boot: `$CARTON_VM_KERNEL`, or the newest /boot/vmlinuz-*-cloud-amd64, or the
+/// running kernel's image in /boot.
 pub fn find_kernel() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os(KERNEL_ENV) {
         let path = PathBuf::from(path);
@@ -235,7 +236,18 @@ pub fn find_kernel() -> Result<PathBuf, String> {
         .collect();
     // "6.1.0-10" must sort after "6.1.0-9": compare the numbers, not the text.
     kernels.sort();
-    kernels.pop().map(|(_, path)| path).ok_or_else(missing)
+    if let Some((_, path)) = kernels.pop() {
+        return Ok(path);
+    }
+    // No cloud kernel (Ubuntu has no such package): the machine's own kernel image, which
+    // distributions build with cgroup2, virtio and the serial console built in.
+    let release = nix::sys::utsname::uname().map_err(|e| format!("{}: uname: {e}", missing()))?;
+    let own = Path::new("/boot").join(format!("vmlinuz-{}", release.release().to_string_lossy()));
+    if own.is_file() {
+        Ok(own)
+    } else {
+        Err(missing())
+    }
 }
 
 /// The numbers in a version string, in order: "6.1.0-56" -> [6, 1, 0, 56].

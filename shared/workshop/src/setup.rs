@@ -17,7 +17,23 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "`ip`, to look at links and addresses"),
     ("gcc", "builds the chroot-escape program"),
     ("libc6-dev", "lets gcc build static programs"),
+    (
+        "qemu-system-x86",
+        "boots the small VM that tests chapter 3 on cgroup v2",
+    ),
 ];
+
+/// Debian's small kernel for the cgroup v2 VM. Ubuntu has no such package: there the VM boots
+/// the machine's own kernel image from /boot.
+pub const DEBIAN_ONLY: &[(&str, &str)] =
+    &[("linux-image-cloud-amd64", "the kernel of the cgroup v2 VM")];
+
+/// Is this Debian (not Ubuntu or another derivative)? From /etc/os-release's ID.
+fn is_debian() -> bool {
+    std::fs::read_to_string("/etc/os-release")
+        .map(|text| text.lines().any(|line| line.trim() == "ID=debian"))
+        .unwrap_or(false)
+}
 
 /// The book's tools, installed with `cargo install` when missing: (crate, version, extra args).
 pub const BOOK_TOOLS: &[(&str, &str, &[&str])] = &[
@@ -96,12 +112,17 @@ fn packages() -> bool {
         );
         return true;
     }
-    let missing: Vec<&str> = PACKAGES
+    let wanted: Vec<(&str, &str)> = PACKAGES
+        .iter()
+        .chain(if is_debian() { DEBIAN_ONLY } else { &[] })
+        .copied()
+        .collect();
+    let missing: Vec<&str> = wanted
         .iter()
         .filter(|(name, _)| !installed(name))
         .map(|(name, _)| *name)
         .collect();
-    for (name, why) in PACKAGES {
+    for (name, why) in &wanted {
         if !missing.contains(name) {
             ui::ok(name, why);
         }
