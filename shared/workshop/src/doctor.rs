@@ -99,6 +99,7 @@ pub fn checks() -> Vec<Check> {
     checks.push(busybox());
     checks.extend(docker_forward());
     checks.push(compiler());
+    checks.push(cgroup_v2_vm());
     checks.extend(tools());
     checks
 }
@@ -555,6 +556,42 @@ fn compiler() -> Check {
             "cc",
             "no static C library (libc.a): `cc -static` fails",
             "apt-get install libc6-dev",
+        ),
+    }
+}
+
+/// Chapter 3 is tested on a pure cgroup v2 kernel in a QEMU VM: QEMU and a kernel image to boot.
+fn cgroup_v2_vm() -> Check {
+    let name = "cgroup v2 VM";
+    let fix = "./workshop setup installs qemu-system-x86 (and linux-image-cloud-amd64 on Debian)";
+    let Some(qemu) = system_binary("qemu-system-x86_64") else {
+        return Check::warn(
+            name,
+            "no qemu-system-x86_64 (chapter 3's cgroup v2 test boots a VM)",
+            fix,
+        );
+    };
+    let cloud = std::fs::read_dir("/boot").ok().and_then(|entries| {
+        entries.flatten().map(|e| e.path()).find(|p| {
+            p.to_string_lossy().ends_with("-cloud-amd64")
+                && p.to_string_lossy().contains("vmlinuz-")
+        })
+    });
+    let own = nix::sys::utsname::uname()
+        .ok()
+        .map(|u| {
+            std::path::PathBuf::from(format!("/boot/vmlinuz-{}", u.release().to_string_lossy()))
+        })
+        .filter(|p| p.is_file());
+    match cloud.or(own) {
+        Some(kernel) => Check::ok(
+            name,
+            format!("{}, kernel {}", qemu.display(), kernel.display()),
+        ),
+        None => Check::warn(
+            name,
+            "no kernel image in /boot to boot (CARTON_VM_KERNEL may point at one)",
+            fix,
         ),
     }
 }
