@@ -28,6 +28,8 @@ pub enum Leftover {
     PartialDir(PathBuf),
     /// A cgroup directory named after the state root (chapter 3).
     Cgroup(PathBuf),
+    /// A container's directory whose runtime died before removing it.
+    StateDir(PathBuf),
 }
 
 impl std::fmt::Display for Leftover {
@@ -43,6 +45,11 @@ impl std::fmt::Display for Leftover {
             Leftover::Mount(path) => write!(f, "mount on {}", path.display()),
             Leftover::PartialDir(path) => write!(f, "half-built directory {}", path.display()),
             Leftover::Cgroup(path) => write!(f, "cgroup {}", path.display()),
+            Leftover::StateDir(path) => write!(
+                f,
+                "container directory {} of a dead runtime",
+                path.display()
+            ),
         }
     }
 }
@@ -76,6 +83,13 @@ pub fn leftovers(state_root: &Path) -> Vec<Leftover> {
             found.extend(dirs.into_iter().map(Leftover::Cgroup));
         }
     }
+    if let Ok(entries) = fs::read_dir(root.join("containers")) {
+        for entry in entries.flatten() {
+            if crate::state::abandoned(&entry.path()) {
+                found.push(Leftover::StateDir(entry.path()));
+            }
+        }
+    }
     if let Ok(entries) = fs::read_dir(root.join("rootfs")) {
         for entry in entries.flatten() {
             if entry
@@ -100,7 +114,7 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
         Leftover::Process { .. } => (0, 0),
         Leftover::Mount(path) => (1, usize::MAX - path.components().count()),
         Leftover::Cgroup(path) => (2, usize::MAX - path.components().count()),
-        Leftover::PartialDir(_) => (3, 0),
+        Leftover::PartialDir(_) | Leftover::StateDir(_) => (3, 0),
     });
     for item in items {
         let result = match &item {
@@ -108,7 +122,9 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
                 .map_err(|e| e.to_string())
                 .map(|_| wait_gone(*pid)),
             Leftover::Mount(path) => umount2(path, MntFlags::MNT_DETACH).map_err(|e| e.to_string()),
-            Leftover::PartialDir(path) => fs::remove_dir_all(path).map_err(|e| e.to_string()),
+            Leftover::PartialDir(path) | Leftover::StateDir(path) => {
+                fs::remove_dir_all(path).map_err(|e| e.to_string())
+            }
             Leftover::Cgroup(path) => remove_cgroup(path),
         };
         match result {

@@ -57,9 +57,19 @@ pub struct Container {
     pub workdir: String,
     /// Where the runtime keeps its state: `$CARTON_ROOT`, or /var/lib/carton.
     pub state_root: PathBuf,
+    /// Keep the container's directory (`containers/ID`) after it exits: a chapter that can
+    /// look at a stopped container again (diff, commit, logs) sets this in `prepare`.
+    pub keep: bool,
 }
 
 impl Container {
+    /// `$CARTON_ROOT/containers/ID`: the container's own files (its state, and from chapter 4 on
+    /// its writable layer, later its hosts file and log). Made before `prepare`, removed after
+    /// `release` unless `keep` is set.
+    pub fn dir(&self) -> PathBuf {
+        self.state_root.join("containers").join(&self.id)
+    }
+
     /// Build the context from the common flags. Validates what can be validated before anything
     /// is created, so a bad flag leaves nothing behind.
     pub fn from_args(args: &RunArgs) -> Result<Container> {
@@ -94,6 +104,7 @@ impl Container {
             env,
             workdir,
             state_root,
+            keep: false,
         })
     }
 

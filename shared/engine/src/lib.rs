@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod names;
 pub mod narrate;
 pub mod rootfs;
+pub mod state;
 
 pub use container::{Container, RunArgs};
 pub use error::{Context, Error, Result};

@@ -62,6 +62,7 @@ pub fn run(mut c: Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> {
     // prepare: host side, in chapter order. Remember how far we got, so that release undoes
     // exactly the layers that may have created something.
     narrate::phase("prepare", "host");
+    crate::state::begin(&c)?;
     let mut prepared = 0;
     let mut outcome = Ok(Exit::Code(0));
     for layer in layers.iter_mut() {
@@ -84,6 +85,7 @@ pub fn run(mut c: Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> {
             narrate::error(&format!("{} layer could not clean up: {e}", layer.name()));
         }
     }
+    crate::state::end(&c, &outcome);
     outcome
 }
 // ANCHOR_END: run
