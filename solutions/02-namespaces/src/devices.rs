@@ -10,6 +10,7 @@ use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
 use crate::mounts::ensure_dir;
 
+// ANCHOR: nodes
 /// name, major, minor: the character devices of a container's /dev.
 pub const NODES: [(&str, u64, u64); 6] = [
     ("null", 1, 3),
@@ -28,6 +29,7 @@ pub const LINKS: [(&str, &str); 5] = [
     ("stderr", "/proc/self/fd/2"),
     ("ptmx", "pts/ptmx"),
 ];
+// ANCHOR_END: nodes
 
 pub fn populate(dev: &Path, in_userns: bool) -> Result<()> {
     ensure_dir(dev)?;
@@ -111,9 +113,11 @@ pub fn populate(dev: &Path, in_userns: bool) -> Result<()> {
 }
 
 // ANCHOR: mknod
+// ANCHOR: mknod_exercise
 fn make_node(path: &Path, major: u64, minor: u64) -> Result<()> {
     // EXERCISE: create the character device `path` with mknod(2), numbers major:minor, mode
     // 0666. mknod applies the umask, so set the mode again afterwards with chmod.
+    // ANCHOR_END: mknod_exercise
     // BEGIN SOLUTION
     narrate::step(
         "dev",
@@ -139,6 +143,7 @@ fn make_node(path: &Path, major: u64, minor: u64) -> Result<()> {
 }
 // ANCHOR_END: mknod
 
+// ANCHOR: bind_host_node
 /// In a user namespace mknod is refused (device nodes could open any host device), so the host's
 /// own nodes are bind-mounted instead, the way rootless runtimes do it.
 fn bind_host_node(name: &str, path: &Path) -> Result<()> {
@@ -158,3 +163,4 @@ fn bind_host_node(name: &str, path: &Path) -> Result<()> {
     )
     .ctx("mount", path.display())
 }
+// ANCHOR_END: bind_host_node

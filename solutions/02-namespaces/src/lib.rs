@@ -70,9 +70,11 @@ impl Layer for Namespaces {
     }
 
     // ANCHOR: clone_flags
+    // ANCHOR: clone_flags_exercise
     fn clone_flags(&self, flags: CloneFlags) -> CloneFlags {
         // EXERCISE: add one clone flag per namespace: UTS, PID, mount, IPC, network and cgroup,
         // and the user namespace when self.id_map is Some. The flags are CloneFlags::CLONE_NEW*.
+        // ANCHOR_END: clone_flags_exercise
         // BEGIN SOLUTION
         let mut flags = flags
             | CloneFlags::CLONE_NEWUTS
@@ -89,6 +91,7 @@ impl Layer for Namespaces {
     }
     // ANCHOR_END: clone_flags
 
+    // ANCHOR: phases
     /// Host side: a user namespace starts with no ids mapped; its parent writes the maps while
     /// the child waits on the sync pipe.
     fn attach(&mut self, _c: &Container, child: Pid) -> Result<()> {
@@ -117,6 +120,7 @@ impl Layer for Namespaces {
     fn switch_root(&self, c: &Container) -> Option<Result<()>> {
         Some(mounts::pivot_root(&c.rootfs))
     }
+    // ANCHOR_END: phases
 }
 
 /// A hostname is 1 to 64 characters (the kernel's limit): letters, digits, `-` and `.`, not

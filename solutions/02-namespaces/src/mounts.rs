@@ -15,6 +15,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use crate::devices;
 
+// ANCHOR: prepare_root
 /// Steps 1 to 3, in the child, before the root switch.
 pub fn prepare_root(rootfs: &Path, in_userns: bool) -> Result<()> {
     // ANCHOR: private
@@ -50,8 +51,10 @@ pub fn prepare_root(rootfs: &Path, in_userns: bool) -> Result<()> {
     mount_proc_and_sys(rootfs)?;
     devices::populate(&rootfs.join("dev"), in_userns)
 }
+// ANCHOR_END: prepare_root
 
 // ANCHOR: proc_sys
+// ANCHOR: proc_sys_exercise
 fn mount_proc_and_sys(rootfs: &Path) -> Result<()> {
     let proc_dir = rootfs.join("proc");
     let sys_dir = rootfs.join("sys");
@@ -60,6 +63,7 @@ fn mount_proc_and_sys(rootfs: &Path) -> Result<()> {
     let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // EXERCISE: mount a proc filesystem on proc_dir (it shows the processes of the new PID
     // namespace), then a read-only sysfs on sys_dir. Use the `hardened` flags for both.
+    // ANCHOR_END: proc_sys_exercise
     // BEGIN SOLUTION
     narrate::step(
         "mount",
@@ -94,11 +98,13 @@ fn mount_proc_and_sys(rootfs: &Path) -> Result<()> {
 // ANCHOR_END: proc_sys
 
 // ANCHOR: pivot_root
+// ANCHOR: pivot_root_exercise
 /// Step 4: make the rootfs `/` and leave the host's root behind for good.
 pub fn pivot_root(rootfs: &Path) -> Result<()> {
     // EXERCISE: switch the root with pivot_root(2) in four calls: chdir into the rootfs;
     // pivot_root(".", ".") stacks the old root on top of the new one; umount2(".", MNT_DETACH)
     // detaches that old root (and every host mount below it); chdir("/") to stand in the new root.
+    // ANCHOR_END: pivot_root_exercise
     // BEGIN SOLUTION
     narrate::step(
         "pivot_root",

@@ -94,12 +94,14 @@ fn check_range(range: IdRange) -> std::result::Result<IdRange, String> {
 }
 
 // ANCHOR: write_maps
+// ANCHOR: write_maps_exercise
 /// Host side, while the child waits: write its uid and gid maps.
 pub fn write_maps(child: Pid, map: &IdMap) -> Result<()> {
     let uid_map = format!("/proc/{child}/uid_map");
     let gid_map = format!("/proc/{child}/gid_map");
     // EXERCISE: write one line "0 START COUNT" to uid_map (from map.uids) and to gid_map (from
     // map.gids): container ids 0..COUNT become host ids START..START+COUNT.
+    // ANCHOR_END: write_maps_exercise
     // BEGIN SOLUTION
     let line = format!("0 {} {}\n", map.uids.start, map.uids.count);
     narrate::step(
@@ -121,6 +123,7 @@ pub fn write_maps(child: Pid, map: &IdMap) -> Result<()> {
 }
 // ANCHOR_END: write_maps
 
+// ANCHOR: become_root
 /// Child side: the child was created by host root (uid 0), which the map does not cover, so it
 /// is "nobody" inside until it switches to the ids that are root in its namespace.
 pub fn become_root() -> Result<()> {
@@ -136,6 +139,7 @@ pub fn become_root() -> Result<()> {
         .ctx("setresuid", 0)?;
     Ok(())
 }
+// ANCHOR_END: become_root
 
 #[cfg(test)]
 mod tests {
