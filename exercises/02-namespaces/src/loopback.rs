@@ -9,7 +9,8 @@ use std::os::fd::AsRawFd;
 use engine::{Context, Error, Result, narrate};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 
-/// `ip link set lo up`, with the ioctls it uses: read the flags, add IFF_UP, write them back.
+/// Bring `lo` up the way `ifconfig lo up` does, with two ioctls: read the interface flags, add
+/// IFF_UP, write them back. (`ip link set lo up` sends the same request over netlink.)
 pub fn bring_up() -> Result<()> {
     narrate::step(
         "namespaces",
