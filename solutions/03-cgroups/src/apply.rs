@@ -15,11 +15,13 @@ use crate::cgroup::Cgroup;
 use crate::limits::{Limits, Swap, shares_to_weight};
 
 // ANCHOR: apply_v2
+// ANCHOR: apply_v2_exercise
 pub fn apply_v2(cgroup: &Cgroup, limits: &Limits) -> Result<()> {
     // EXERCISE: write each limit that is set to its cgroup v2 file with cgroup.write(controller,
     // file, value): memory.max; memory.swap.max (swap ONLY: the docker-style total minus memory,
     // "max" when unlimited, as much as memory by default: use write_if_present); cpu.max as
     // "QUOTA PERIOD"; cpu.weight from the shares; pids.max; cpuset.cpus.
+    // ANCHOR_END: apply_v2_exercise
     // BEGIN SOLUTION
     if let Some(memory) = limits.memory {
         cgroup.write("memory", "memory.max", memory)?;
@@ -52,11 +54,13 @@ pub fn apply_v2(cgroup: &Cgroup, limits: &Limits) -> Result<()> {
 // ANCHOR_END: apply_v2
 
 // ANCHOR: apply_v1
+// ANCHOR: apply_v1_exercise
 pub fn apply_v1(cgroup: &Cgroup, limits: &Limits) -> Result<()> {
     // EXERCISE: the same limits for cgroup v1: memory.limit_in_bytes, then
     // memory.memsw.limit_in_bytes (memory PLUS swap; -1 when unlimited; twice the memory by
     // default; use write_if_present); cpu.cfs_period_us then cpu.cfs_quota_us; cpu.shares;
     // pids.max; cpuset.cpus.
+    // ANCHOR_END: apply_v1_exercise
     // BEGIN SOLUTION
     if let Some(memory) = limits.memory {
         cgroup.write("memory", "memory.limit_in_bytes", memory)?;

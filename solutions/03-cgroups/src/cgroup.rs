@@ -90,12 +90,14 @@ impl Cgroup {
     }
 
     // ANCHOR: join
+    // ANCHOR: join_exercise
     /// Host side, while the child waits: put it in the cgroup, so that everything it does from
     /// its first instruction on (and every process it forks) counts against the limits.
     pub fn join(&self, child: Pid) -> Result<()> {
         for dir in &self.dirs {
             let procs = dir.path.join("cgroup.procs");
             // EXERCISE: move the child into this cgroup: write its pid to cgroup.procs.
+            // ANCHOR_END: join_exercise
             // BEGIN SOLUTION
             narrate::step(
                 "cgroups",
@@ -109,6 +111,7 @@ impl Cgroup {
     }
     // ANCHOR_END: join
 
+    // ANCHOR: oom_kills
     /// How many times the kernel's OOM killer killed a process of this cgroup.
     pub fn oom_kills(&self) -> u64 {
         let Some(dir) = self.dir_of("memory") else {
@@ -126,6 +129,7 @@ impl Cgroup {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0)
     }
+    // ANCHOR_END: oom_kills
 
     /// Kill whatever is left, remove the container's directories, and the parent's if no other
     /// container of this state root uses it any more.
@@ -152,6 +156,7 @@ impl Cgroup {
     }
 }
 
+// ANCHOR: create_v2
 fn create_v2(parent: &str, id: &str, wanted: &[&str]) -> Result<Vec<Dir>> {
     let root = Path::new("/sys/fs/cgroup");
     let available = fs::read_to_string(root.join("cgroup.controllers"))
@@ -195,6 +200,7 @@ fn enable_v2_controllers(dir: &Path, controllers: &[String]) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: create_v2
 
 fn create_v1(parent: &str, id: &str, wanted: &[&str]) -> Result<Vec<Dir>> {
     let mountinfo =
@@ -232,6 +238,7 @@ fn create_v1(parent: &str, id: &str, wanted: &[&str]) -> Result<Vec<Dir>> {
     Ok(dirs)
 }
 
+// ANCHOR: inherit_cpuset
 fn inherit_cpuset(dir: &Path) -> Result<()> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
         let own = fs::read_to_string(dir.join(file)).unwrap_or_default();
@@ -243,6 +250,7 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: inherit_cpuset
 
 fn create_dir(path: &Path) -> Result<()> {
     match fs::create_dir(path) {

@@ -116,6 +116,7 @@ impl Layer for Cgroups {
         "cgroups"
     }
 
+    // ANCHOR: prepare
     fn prepare(&mut self, c: &mut Container) -> Result<()> {
         self.limits = self.args.limits()?;
         let layout = Layout::detect()?;
@@ -134,7 +135,9 @@ impl Layer for Cgroups {
             apply::apply_v1(cgroup, &self.limits)
         }
     }
+    // ANCHOR_END: prepare
 
+    // ANCHOR: placement
     /// A cgroup namespace made at clone time would be rooted at the runtime's cgroup. The child
     /// makes its own in `enter`, once the parent has moved it into the container's cgroup.
     fn clone_flags(&self, flags: CloneFlags) -> CloneFlags {
@@ -160,7 +163,9 @@ impl Layer for Cgroups {
             None => Ok(()),
         }
     }
+    // ANCHOR_END: placement
 
+    // ANCHOR: exited
     fn exited(&mut self, _c: &Container, exit: Exit) -> Option<String> {
         let cgroup = self.cgroup.as_ref()?;
         let kills = cgroup.oom_kills();
@@ -181,6 +186,7 @@ impl Layer for Cgroups {
             ),
         })
     }
+    // ANCHOR_END: exited
 
     fn release(&mut self, _c: &Container) -> Result<()> {
         match self.cgroup.take() {

@@ -85,6 +85,7 @@ pub fn parse_memory(text: &str) -> Result<u64> {
     Ok(bytes)
 }
 
+// ANCHOR: parse_swap
 /// `--memory-swap`: -1, or a size at least as large as `--memory` (which it needs).
 pub fn parse_swap(text: Option<&str>, memory: Option<u64>) -> Result<Swap> {
     let Some(text) = text else {
@@ -106,7 +107,9 @@ pub fn parse_swap(text: Option<&str>, memory: Option<u64>) -> Result<Swap> {
     }
     Ok(Swap::Total(total))
 }
+// ANCHOR_END: parse_swap
 
+// ANCHOR: parse_cpus
 /// `--cpus 1.5`: a positive number of CPUs, at most the host's.
 pub fn parse_cpus(text: &str, host_cpus: usize) -> Result<CpuQuota> {
     let bad = |why: String| Error::usage(format!("--cpus {text:?}: {why}"));
@@ -137,6 +140,7 @@ pub fn parse_cpus(text: &str, host_cpus: usize) -> Result<CpuQuota> {
         period_us: CPU_PERIOD_US,
     })
 }
+// ANCHOR_END: parse_cpus
 
 /// `--cpu-shares`: a relative weight, 2 to 262144 (v1's range; 1024 is the default).
 pub fn parse_shares(text: &str) -> Result<u64> {
@@ -148,11 +152,13 @@ pub fn parse_shares(text: &str) -> Result<u64> {
     }
 }
 
+// ANCHOR: shares_to_weight
 /// cgroup v2 has `cpu.weight` (1 to 10000, default 100) instead of v1's shares: the same line
 /// through both ranges' ends, as the OCI runtimes convert it.
 pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
 }
+// ANCHOR_END: shares_to_weight
 
 /// `--pids-limit`: at least 1 process.
 pub fn parse_pids(text: &str) -> Result<u64> {
