@@ -30,6 +30,17 @@ pub enum Leftover {
     Cgroup(PathBuf),
     /// A container's directory whose runtime died before removing it.
     StateDir(PathBuf),
+    /// A network interface of a dead container: its veth pair (chapter 5).
+    Link(String),
+    /// A bridge of this state root (chapter 5). Listed as a leftover when no network of the
+    /// root names it any more; `clean` removes every bridge of the root (a later run makes the
+    /// bridge of its network again).
+    Bridge(String),
+    /// The nftables table of this state root (chapter 5). Listed when the root has no network
+    /// any more; `clean` removes it in any case.
+    NftTable(String),
+    /// An address allocation file (`networks/NAME/ADDRESS`) of a dead container (chapter 5).
+    Allocation(PathBuf),
 }
 
 impl std::fmt::Display for Leftover {
@@ -48,6 +59,14 @@ impl std::fmt::Display for Leftover {
             Leftover::StateDir(path) => write!(
                 f,
                 "container directory {} of a dead runtime",
+                path.display()
+            ),
+            Leftover::Link(name) => write!(f, "network link {name} of a dead container"),
+            Leftover::Bridge(name) => write!(f, "bridge {name}"),
+            Leftover::NftTable(name) => write!(f, "nftables table ip {name}"),
+            Leftover::Allocation(path) => write!(
+                f,
+                "address allocation {} of a dead container",
                 path.display()
             ),
         }
@@ -101,7 +120,158 @@ pub fn leftovers(state_root: &Path) -> Vec<Leftover> {
             }
         }
     }
+    found.extend(network_leftovers(&root));
     found
+}
+
+/// Chapter 5's objects that no live container or network of the root needs: veth pairs and
+/// address allocations of dead containers, bridges no network names, a table with no network.
+fn network_leftovers(root: &Path) -> Vec<Leftover> {
+    let mut found = Vec::new();
+    let networks = root.join("networks");
+    let Ok(entries) = fs::read_dir(&networks) else {
+        // No network was ever made here; a crash can still have left a bridge or the table.
+        found.extend(bridges_of(root).into_iter().map(Leftover::Bridge));
+        found.extend(nft_table_of(root).map(Leftover::NftTable));
+        return found;
+    };
+    let mut named_bridges = Vec::new();
+    let mut dead_ids = Vec::new();
+    for network in entries.flatten().filter(|e| e.path().is_dir()) {
+        if let Ok(config) = fs::read_to_string(network.path().join("config")) {
+            named_bridges.extend(
+                config
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("bridge="))
+                    .map(str::to_string),
+            );
+        }
+        for file in fs::read_dir(network.path()).into_iter().flatten().flatten() {
+            let is_address = file
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<std::net::Ipv4Addr>().is_ok());
+            if !is_address {
+                continue;
+            }
+            let owner = fs::read_to_string(file.path()).unwrap_or_default();
+            let id = owner.lines().next().unwrap_or("").trim().to_string();
+            if !container_alive(root, &id) {
+                found.push(Leftover::Allocation(file.path()));
+                dead_ids.push(id);
+            }
+        }
+    }
+    // veths: those named after a dead container, and any on one of our bridges whose container
+    // is gone (a run killed between creating the pair and writing its allocation).
+    let mut links: Vec<String> = Vec::new();
+    for id in dead_ids.iter().filter(|id| !id.is_empty()) {
+        for name in [crate::names::veth_host(id), crate::names::veth_peer(id)] {
+            if Path::new("/sys/class/net").join(&name).exists() {
+                links.push(name);
+            }
+        }
+    }
+    for bridge in bridges_of(root) {
+        for port in fs::read_dir(Path::new("/sys/class/net").join(&bridge).join("brif"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = port.file_name().to_string_lossy().into_owned();
+            let Some(short_id) = name.strip_prefix("ct") else {
+                continue;
+            };
+            if !live_container_ids(root)
+                .iter()
+                .any(|id| id.starts_with(short_id))
+            {
+                links.push(name);
+            }
+        }
+        if !named_bridges.contains(&bridge) {
+            found.push(Leftover::Bridge(bridge));
+        }
+    }
+    links.sort();
+    links.dedup();
+    found.extend(links.into_iter().map(Leftover::Link));
+    if named_bridges.is_empty() {
+        found.extend(nft_table_of(root).map(Leftover::NftTable));
+    }
+    found
+}
+
+/// Is the container `id` of this root alive: its directory exists and its runtime runs?
+fn container_alive(root: &Path, id: &str) -> bool {
+    let dir = root.join("containers").join(id);
+    !id.is_empty() && dir.is_dir() && !crate::state::abandoned(&dir)
+}
+
+fn live_container_ids(root: &Path) -> Vec<String> {
+    fs::read_dir(root.join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|id| container_alive(root, id))
+        .collect()
+}
+
+/// The bridges of this state root that exist in the kernel, from /sys/class/net.
+pub fn bridges_of(root: &Path) -> Vec<String> {
+    let mut found: Vec<String> = fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| crate::names::is_bridge_of(root, name))
+        .filter(|name| {
+            Path::new("/sys/class/net")
+                .join(name)
+                .join("bridge")
+                .is_dir()
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The root's nftables table, if it exists (`nft list table` succeeds). No `nft`, no table.
+pub fn nft_table_of(root: &Path) -> Option<String> {
+    let table = crate::names::nft_table(root);
+    let status = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(table)
+}
+
+/// Delete a network interface with iproute2. Gone already is fine: deleting one end of a veth
+/// pair deletes the other.
+fn delete_link(name: &str) -> Result<(), String> {
+    if !Path::new("/sys/class/net").join(name).exists() {
+        return Ok(());
+    }
+    run_tool("ip", &["link", "delete", name])
+}
+
+fn run_tool(program: &str, args: &[&str]) -> Result<(), String> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
 }
 
 /// Remove every leftover under `state_root`; returns what was removed and what could not be.
@@ -109,12 +279,29 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
     let mut removed = Vec::new();
     let mut failed = Vec::new();
     let mut items = leftovers(state_root);
-    // Processes first (they may hold mounts busy), then mounts deepest first, then directories.
+    // Every bridge and the table of the root go too, in use or not: `clean` leaves the kernel as
+    // if this root had never run (a network's next container makes its bridge again).
+    let root = canonical(state_root);
+    for bridge in bridges_of(&root) {
+        if !items.contains(&Leftover::Bridge(bridge.clone())) {
+            items.push(Leftover::Bridge(bridge));
+        }
+    }
+    if let Some(table) = nft_table_of(&root) {
+        if !items.contains(&Leftover::NftTable(table.clone())) {
+            items.push(Leftover::NftTable(table));
+        }
+    }
+    // Processes first (they may hold mounts busy), then mounts deepest first, then cgroups,
+    // links (veths before the bridges they are on), the table, and last the files.
     items.sort_by_key(|item| match item {
         Leftover::Process { .. } => (0, 0),
         Leftover::Mount(path) => (1, usize::MAX - path.components().count()),
         Leftover::Cgroup(path) => (2, usize::MAX - path.components().count()),
-        Leftover::PartialDir(_) | Leftover::StateDir(_) => (3, 0),
+        Leftover::Link(_) => (3, 0),
+        Leftover::Bridge(_) => (4, 0),
+        Leftover::NftTable(_) => (5, 0),
+        Leftover::PartialDir(_) | Leftover::StateDir(_) | Leftover::Allocation(_) => (6, 0),
     });
     for item in items {
         let result = match &item {
@@ -126,6 +313,12 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
                 fs::remove_dir_all(path).map_err(|e| e.to_string())
             }
             Leftover::Cgroup(path) => remove_cgroup(path),
+            Leftover::Link(name) | Leftover::Bridge(name) => delete_link(name),
+            Leftover::NftTable(table) => run_tool("nft", &["delete", "table", "ip", table]),
+            Leftover::Allocation(path) => match fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                _ => Ok(()),
+            },
         };
         match result {
             Ok(()) => removed.push(item),

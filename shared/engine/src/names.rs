@@ -29,6 +29,47 @@ pub fn cgroup_parent(state_root: &Path) -> String {
     }
 }
 
+/// The nftables table of this state root (family `ip`): `carton` or `carton_1a2b3c`. nft
+/// identifiers allow letters, digits and `_`, not `-`.
+pub fn nft_table(state_root: &Path) -> String {
+    match root_tag(state_root).as_str() {
+        "" => "carton".to_string(),
+        tag => format!("carton_{tag}"),
+    }
+}
+
+/// The start of the name of every bridge of this state root: `carton` (bridges `carton0`,
+/// `carton1`...) or `cb1a2b3c-` (bridges `cb1a2b3c-0`...). A network's bridge is this prefix and
+/// the network's number; the result fits the kernel's 15-character limit for interface names.
+pub fn bridge_prefix(state_root: &Path) -> String {
+    match root_tag(state_root).as_str() {
+        "" => "carton".to_string(),
+        tag => format!("cb{tag}-"),
+    }
+}
+
+/// The bridge of network number `index` of this state root: `carton0`, `cb1a2b3c-0`.
+pub fn bridge_name(state_root: &Path, index: u32) -> String {
+    format!("{}{index}", bridge_prefix(state_root))
+}
+
+/// Is `name` one of this state root's bridges (the prefix followed by a number)?
+pub fn is_bridge_of(state_root: &Path, name: &str) -> bool {
+    name.strip_prefix(&bridge_prefix(state_root))
+        .is_some_and(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The host end of a container's veth pair: `ct` and the first 8 hex digits of its id.
+pub fn veth_host(container_id: &str) -> String {
+    format!("ct{}", &container_id[..container_id.len().min(8)])
+}
+
+/// The container end of the pair while it is still on the host (it is renamed `eth0` once it
+/// is inside the container's network namespace): the host end's name and `p`.
+pub fn veth_peer(container_id: &str) -> String {
+    format!("{}p", veth_host(container_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +86,22 @@ mod tests {
             cgroup_parent(Path::new("/tmp/carton-test-a")),
             format!("carton-{a}")
         );
+    }
+
+    #[test]
+    fn network_names_fit_the_kernel_and_carry_the_tag() {
+        let root = Path::new("/tmp/carton-test-a");
+        let tag = root_tag(root);
+        assert_eq!(nft_table(Path::new("/var/lib/carton")), "carton");
+        assert_eq!(nft_table(root), format!("carton_{tag}"));
+        assert_eq!(bridge_name(Path::new("/var/lib/carton"), 0), "carton0");
+        let bridge = bridge_name(root, 999);
+        assert_eq!(bridge, format!("cb{tag}-999"));
+        assert!(bridge.len() <= 15);
+        assert!(is_bridge_of(root, &bridge));
+        assert!(!is_bridge_of(root, "carton0"));
+        assert!(!is_bridge_of(root, &format!("cb{tag}-")));
+        assert_eq!(veth_host("0123456789ab"), "ct01234567");
+        assert_eq!(veth_peer("0123456789ab"), "ct01234567p");
     }
 }
