@@ -49,6 +49,8 @@ pub struct Container {
     pub id: String,
     /// The directory that becomes `/` for the container.
     pub rootfs: PathBuf,
+    /// Whether `--rootfs` was given (a later chapter that builds the root itself refuses it).
+    pub rootfs_given: bool,
     /// The program and its arguments.
     pub command: Vec<String>,
     /// The complete environment of the command: nothing of the runtime's own leaks in.
@@ -100,6 +102,7 @@ impl Container {
         Ok(Container {
             id: new_id(),
             rootfs,
+            rootfs_given: args.rootfs.is_some(),
             command: args.command.clone(),
             env,
             workdir,
