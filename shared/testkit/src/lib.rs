@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 
 pub use engine::cleanup::Leftover;
 
+pub mod net;
 pub mod vm;
 
 /// Fail the test at once, and say why, when it does not run as root. A container test that
