@@ -144,6 +144,51 @@ pub fn sections() -> Vec<Section> {
                 },
             ],
         },
+        Section {
+            chapter: 4,
+            title: "images: a copy-on-write root",
+            intro: "Chapter 4 runs containers from images: read-only layers, stored once, under a \
+                writable layer per container, joined by overlayfs.",
+            steps: vec![
+                Step {
+                    say: "The image store: the built-in busybox image is one layer, made from your \
+                      host's busybox-static.",
+                    args: &["images"],
+                    host: None,
+                },
+                Step {
+                    say: "This container deletes /bin/ls and writes a file. The deletion is a \
+                      whiteout in its own upper layer...",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "rm /bin/ls; echo mine > /note; cat /note; ls /",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "...so the next container, from the same image, still has /bin/ls and no /note.",
+                    args: &["run", "--rm", "--", "/bin/sh", "-c", "ls /bin/ls /note"],
+                    host: None,
+                },
+                Step {
+                    say: "Inside, / is the overlay: lowerdir holds the image's layers, upperdir the \
+                      container's changes.",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "grep ' / / ' /proc/self/mountinfo | tr ',' '\\n' | grep dir=",
+                    ],
+                    host: None,
+                },
+            ],
+        },
     ]
 }
 
