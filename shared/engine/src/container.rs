@@ -25,7 +25,8 @@ pub struct RunArgs {
     pub workdir: Option<String>,
 
     /// Narrate every step with the system call it makes
-    #[arg(short = 'v', long, alias = "verbose")]
+    // No `-v`: from chapter 6 on, `-v` is `--volume`, as in Docker.
+    #[arg(long, alias = "verbose")]
     pub explain: bool,
 
     /// The command to run inside the container, and its arguments
