@@ -92,6 +92,8 @@ enum Command {
     },
     /// The whole suite, as CI runs it: fmt, clippy, exercises, tests, the book, leaks
     Test,
+    /// Build the book into book/build and check its includes and links
+    Book,
     /// Derive every exercise from its solution (maintainers), or check they are up to date
     Exercises {
         /// Only check; exit 1 if an exercise differs from what its solution derives
@@ -150,6 +152,21 @@ fn main() -> ExitCode {
             }
         }
         Command::Test => suite::run(&top),
+        Command::Book => match book::build_and_check(&top) {
+            Ok(()) => {
+                ui::ok(
+                    "book",
+                    &format!("built in {}", top.join("book/build/index.html").display()),
+                );
+                true
+            }
+            Err(problems) => {
+                for problem in &problems {
+                    ui::error(problem);
+                }
+                false
+            }
+        },
         Command::Exercises { check } => exercises_cmd::run(&top, check),
     };
     // Under sudo, whatever root wrote in the checkout goes back to the learner.

@@ -189,6 +189,67 @@ pub fn sections() -> Vec<Section> {
                 },
             ],
         },
+        Section {
+            chapter: 6,
+            title: "volumes: data that outlives the container",
+            intro: "Chapter 6 mounts things into the container from outside its union filesystem: \
+                host directories, named volumes under the state root, and tmpfs in memory.",
+            steps: vec![
+                Step {
+                    say: "A named volume is made on first use and filled with what the image has \
+                      at that path; this container adds a file to it...",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "-v",
+                        "tour-etc:/etc",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "ls /etc; date > /etc/written-by-the-tour",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "...which the next container, removed or not, still finds.",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "-v",
+                        "tour-etc:/etc",
+                        "--",
+                        "cat",
+                        "/etc/written-by-the-tour",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "The volume is a directory under the state root, outside every image and \
+                      container.",
+                    args: &["volume", "inspect", "tour-etc"],
+                    host: None,
+                },
+                Step {
+                    say: "A tmpfs lives in memory, with the size you give it.",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--tmpfs",
+                        "/scratch:size=8m",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "grep /scratch /proc/mounts",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "And the tour tidies up after itself.",
+                    args: &["volume", "rm", "tour-etc"],
+                    host: None,
+                },
+            ],
+        },
     ]
 }
 
