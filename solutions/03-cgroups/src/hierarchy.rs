@@ -19,6 +19,7 @@ pub enum Layout {
 }
 
 impl Layout {
+    // ANCHOR: detect
     /// The filesystem type of /sys/fs/cgroup tells them apart (statfs's magic number).
     pub fn detect() -> Result<Layout> {
         let root = nix::sys::statfs::statfs("/sys/fs/cgroup").ctx("statfs", "/sys/fs/cgroup")?;
@@ -39,6 +40,7 @@ impl Layout {
             _ => Layout::V1,
         })
     }
+    // ANCHOR_END: detect
 
     pub fn uses_v2(self) -> bool {
         self == Layout::V2
