@@ -247,3 +247,23 @@ fn explain_narrates_each_step_with_its_system_call() {
         "narration must not go to stdout: {out}"
     );
 }
+
+#[test]
+fn a_mount_made_inside_lands_on_the_host_and_is_removed_with_the_container() {
+    let root = TestRoot::new("ch01_mount_leak");
+    let rootfs = root.private_rootfs("mounts");
+    let rootfs_arg = rootfs.display().to_string();
+    // No mount namespace yet: the container's mount is the host's, visible from here while it runs.
+    let out = root.run(
+        CH01,
+        &["run", "--rootfs", &rootfs_arg, "--", "/bin/sh", "-c", "mount -t tmpfs leak /mnt && grep -c ' /mnt ' /proc/self/mounts 2>/dev/null; echo mounted"],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.ends_with("mounted\n"), "{out}");
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(&format!("{}/mnt", rootfs.display())),
+        "the engine removed the mount after exit"
+    );
+    root.assert_no_leftovers();
+}

@@ -154,6 +154,9 @@ fn start_and_wait(c: &Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> 
     let mut report = Vec::new();
     let _ = std::fs::File::from(error_read).read_to_end(&mut report);
     let exit = wait_for(child)?;
+    if !flags.contains(CloneFlags::CLONE_NEWNS) {
+        sweep_host_mounts(&c.rootfs);
+    }
     if !report.is_empty() {
         return Err(decode_child_error(&report));
     }
@@ -402,6 +405,26 @@ fn wait_for(child: Pid) -> Result<Exit> {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(errno) => return Err(Error::sys("waitpid", child, errno)),
         }
+    }
+}
+
+/// Without a mount namespace (chapter 1), a mount the command makes lands in the HOST's mount
+/// table, under the rootfs, and outlives the container. Take such mounts away when it exits.
+fn sweep_host_mounts(rootfs: &std::path::Path) {
+    let rootfs = std::fs::canonicalize(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
+    let mut left: Vec<_> = crate::cleanup::mount_points()
+        .into_iter()
+        .filter(|m| m.starts_with(&rootfs))
+        .collect();
+    // Deepest first: a mount on top of another must go before it.
+    left.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+    for mount_point in left {
+        narrate::step(
+            "engine",
+            "no mount namespace: remove a mount it left on the host",
+            format!("umount2({mount_point:?}, MNT_DETACH)"),
+        );
+        let _ = nix::mount::umount2(&mount_point, nix::mount::MntFlags::MNT_DETACH);
     }
 }
 
