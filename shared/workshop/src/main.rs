@@ -3,6 +3,7 @@
 //!
 //! Each command lives in its own module; this file only dispatches.
 
+mod bench;
 mod book;
 mod cargo;
 mod chapters;
@@ -94,6 +95,21 @@ enum Command {
     Test,
     /// Build the book into book/build and check its includes and links
     Book,
+    /// Time a /bin/true container with every chapter's runtime, against runc, crun and the floor
+    Bench {
+        /// A smoke run: 3 runs each, a 10 MB import; writes files only with --out
+        #[arg(long)]
+        quick: bool,
+        /// Timed runs per configuration [default: 100, or 3 with --quick]
+        #[arg(long, value_name = "N")]
+        runs: Option<usize>,
+        /// Where to write bench.json, bench.md and bench.svg [default: book/src/appendix]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Time the debug builds of the chapters instead of release builds
+        #[arg(long)]
+        debug: bool,
+    },
     /// Derive every exercise from its solution (maintainers), or check they are up to date
     Exercises {
         /// Only check; exit 1 if an exercise differs from what its solution derives
@@ -112,6 +128,7 @@ impl Command {
             Command::Verify { .. } => Some("verify"),
             Command::Clean { .. } => Some("clean"),
             Command::Test => Some("test"),
+            Command::Bench { .. } => Some("bench"),
             _ => None,
         }
     }
@@ -167,6 +184,20 @@ fn main() -> ExitCode {
                 false
             }
         },
+        Command::Bench {
+            quick,
+            runs,
+            out,
+            debug,
+        } => bench::run(
+            &top,
+            &bench::Options {
+                quick,
+                runs,
+                out,
+                debug,
+            },
+        ),
         Command::Exercises { check } => exercises_cmd::run(&top, check),
     };
     // Under sudo, whatever root wrote in the checkout goes back to the learner.
