@@ -62,6 +62,7 @@ pub fn extract_layer(archive: impl Read, target: &Path) -> Result<Summary> {
         make_parents_inside(target, parent)?;
         summary.entries += 1;
 
+        // ANCHOR: markers
         if name == OPAQUE_MARKER || name.starts_with(WHITEOUT_PREFIX) {
             let hidden = name.strip_prefix(WHITEOUT_PREFIX).unwrap_or_default();
             if name != OPAQUE_MARKER && matches!(hidden, "" | "." | "..") {
@@ -74,6 +75,7 @@ pub fn extract_layer(archive: impl Read, target: &Path) -> Result<Summary> {
             summary.whiteouts += 1;
             continue;
         }
+        // ANCHOR_END: markers
 
         let dest = target.join(&relative);
         let header = entry.header().clone();
@@ -166,11 +168,13 @@ pub fn extract_layer(archive: impl Read, target: &Path) -> Result<Summary> {
 }
 
 // ANCHOR: whiteout
+// ANCHOR: whiteout_exercise
 /// Turn an OCI marker into what overlayfs understands, in the directory `dir`.
 pub fn convert_whiteout(dir: &Path, marker: &str) -> Result<()> {
     // EXERCISE: for ".wh..wh..opq", mark `dir` opaque: set_xattr(dir, OPAQUE_XATTR, b"y").
     // For ".wh.NAME", hide NAME: remove_existing(&dir.join(NAME)), then mknod a character device
     // with device number 0/0 (makedev(0, 0)) at dir/NAME.
+    // ANCHOR_END: whiteout_exercise
     // BEGIN SOLUTION
     if marker == OPAQUE_MARKER {
         narrate::step(
@@ -193,6 +197,7 @@ pub fn convert_whiteout(dir: &Path, marker: &str) -> Result<()> {
 }
 // ANCHOR_END: whiteout
 
+// ANCHOR: checks
 /// A path from an archive, made relative and checked: no absolute path, no `..`.
 pub fn clean_relative(path: &Path) -> Result<PathBuf> {
     let mut clean = PathBuf::new();
@@ -242,6 +247,7 @@ fn make_parents_inside(target: &Path, parent: &Path) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: checks
 
 /// A later entry replaces an earlier one of the same name (never following a symlink).
 pub fn remove_existing(path: &Path) -> Result<()> {

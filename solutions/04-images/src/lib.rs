@@ -56,6 +56,7 @@ impl Layer for Images {
         "images"
     }
 
+    // ANCHOR: prepare
     fn prepare(&mut self, c: &mut Container) -> Result<()> {
         let store = Store::open(&c.state_root)?;
         if c.rootfs_given {
@@ -89,6 +90,7 @@ impl Layer for Images {
         c.rootfs = dirs.merged.clone();
         Ok(())
     }
+    // ANCHOR_END: prepare
 
     fn release(&mut self, c: &Container) -> Result<()> {
         let Some(dirs) = self.dirs.take() else {

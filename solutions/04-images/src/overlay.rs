@@ -38,9 +38,11 @@ impl OverlayDirs {
 /// The mount options for overlayfs. `lowers` comes bottom layer first (the order of an image's
 /// layers); the names are short, relative to the directory the mount is made from, so that 128
 /// layers still fit in the one page (4096 bytes) the kernel accepts for mount options.
+// ANCHOR: options_exercise
 pub fn mount_options(lowers: &[String], upper: &Path, work: &Path) -> String {
     // EXERCISE: build "lowerdir=TOP:...:BOTTOM,upperdir=UPPER,workdir=WORK". overlayfs wants
     // the uppermost lower layer FIRST, the reverse of the image's order.
+    // ANCHOR_END: options_exercise
     // BEGIN SOLUTION
     let lowerdir: Vec<&str> = lowers.iter().rev().map(String::as_str).collect();
     format!(
@@ -53,6 +55,7 @@ pub fn mount_options(lowers: &[String], upper: &Path, work: &Path) -> String {
 }
 // ANCHOR_END: options
 
+// ANCHOR: mount_overlay
 /// Mount the overlay. `layer_links` is the directory that holds a short link per layer; the
 /// mount is made from there so the relative lower names resolve.
 pub fn mount_overlay(layer_links: &Path, lowers: &[String], dirs: &OverlayDirs) -> Result<()> {
@@ -89,6 +92,7 @@ pub fn mount_overlay(layer_links: &Path, lowers: &[String], dirs: &OverlayDirs) 
     nix::unistd::chdir(&back).ctx("chdir", back.display())?;
     mounted.ctx("mount", format!("overlay on {}", dirs.merged.display()))
 }
+// ANCHOR_END: mount_overlay
 
 pub fn unmount_overlay(dirs: &OverlayDirs) -> Result<()> {
     narrate::step(

@@ -57,6 +57,7 @@ impl Store {
         self.root.join("l")
     }
 
+    // ANCHOR: add_layer
     /// Unpack a layer archive into the store, unless a layer with the same content is already
     /// there. Returns its diff id.
     pub fn add_layer(&self, archive: impl Read) -> Result<String> {
@@ -106,6 +107,7 @@ impl Store {
         }
         Ok(diff_id)
     }
+    // ANCHOR_END: add_layer
 
     /// Record an image made of these layers (bottom first); returns it.
     pub fn add_image(&self, layers: Vec<String>, comment: &str) -> Result<Image> {
