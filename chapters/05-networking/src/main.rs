@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a command in a container with its own namespaces, limits and network
-    Run(Run),
+    Run(Box<Run>),
     #[command(flatten)]
     Networking(networking::Command),
 }

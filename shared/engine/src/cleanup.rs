@@ -252,10 +252,12 @@ pub fn nft_table_of(root: &Path) -> Option<String> {
 /// Delete a network interface with iproute2. Gone already is fine: deleting one end of a veth
 /// pair deletes the other.
 fn delete_link(name: &str) -> Result<(), String> {
-    if !Path::new("/sys/class/net").join(name).exists() {
+    let exists = || Path::new("/sys/class/net").join(name).exists();
+    if !exists() {
         return Ok(());
     }
-    run_tool("ip", &["link", "delete", name])
+    // A veth can vanish meanwhile: the kernel deletes it with a dying container's namespace.
+    run_tool("ip", &["link", "delete", name]).or_else(|e| if exists() { Err(e) } else { Ok(()) })
 }
 
 fn run_tool(program: &str, args: &[&str]) -> Result<(), String> {
@@ -287,10 +289,10 @@ pub fn clean(state_root: &Path) -> (Vec<Leftover>, Vec<(Leftover, String)>) {
             items.push(Leftover::Bridge(bridge));
         }
     }
-    if let Some(table) = nft_table_of(&root) {
-        if !items.contains(&Leftover::NftTable(table.clone())) {
-            items.push(Leftover::NftTable(table));
-        }
+    if let Some(table) = nft_table_of(&root)
+        && !items.contains(&Leftover::NftTable(table.clone()))
+    {
+        items.push(Leftover::NftTable(table));
     }
     // Processes first (they may hold mounts busy), then mounts deepest first, then cgroups,
     // links (veths before the bridges they are on), the table, and last the files.

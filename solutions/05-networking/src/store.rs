@@ -116,10 +116,10 @@ pub fn list(state_root: &Path) -> Result<Vec<NetworkConfig>> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().is_dir() {
-            if let Some(config) = load(state_root, &name)? {
-                found.push(config);
-            }
+        if entry.path().is_dir()
+            && let Some(config) = load(state_root, &name)?
+        {
+            found.push(config);
         }
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
