@@ -82,9 +82,23 @@ impl OutsideHost {
             "link", "add", &host_link, "type", "veth", "peer", "name", &peer,
         ]);
         ip(&["link", "set", &peer, "netns", &netns]);
-        ip(&["addr", "add", &format!("{host_address}/30"), "dev", &host_link]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("{host_address}/30"),
+            "dev",
+            &host_link,
+        ]);
         ip(&["link", "set", &host_link, "up"]);
-        ip(&["-n", &netns, "addr", "add", &format!("{address}/30"), "dev", &peer]);
+        ip(&[
+            "-n",
+            &netns,
+            "addr",
+            "add",
+            &format!("{address}/30"),
+            "dev",
+            &peer,
+        ]);
         ip(&["-n", &netns, "link", "set", &peer, "up"]);
         ip(&["-n", &netns, "link", "set", "lo", "up"]);
         ip(&[
