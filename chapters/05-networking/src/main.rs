@@ -1,4 +1,5 @@
-//! `ch05`: the runtime as it stands after chapter 5: chroot, namespaces, cgroups, networking.
+//! `ch05`: the runtime as it stands after chapter 5: chroot, namespaces, cgroups, an image's
+//! layers under a copy-on-write root, and a network of its own.
 
 use clap::{Parser, Subcommand};
 use engine::{Layer, RunArgs};
@@ -25,6 +26,8 @@ enum Command {
     /// Run a command in a container with its own namespaces, limits and network
     Run(Box<Run>),
     #[command(flatten)]
+    Images(images::Command),
+    #[command(flatten)]
     Networking(networking::Command),
 }
 
@@ -34,6 +37,8 @@ struct Run {
     namespaces: namespaces::Args,
     #[command(flatten)]
     cgroups: cgroups::Args,
+    #[command(flatten)]
+    images: images::Args,
     #[command(flatten)]
     network: networking::Args,
     #[command(flatten)]
@@ -49,10 +54,14 @@ fn main() {
                 Box::new(chroot::Chroot),
                 Box::new(namespaces::Namespaces::new(run.namespaces)),
                 Box::new(cgroups::Cgroups::new(run.cgroups)),
+                Box::new(images::Images::new(run.images)),
                 Box::new(networking::Network::new(run.network)),
             ];
             // ANCHOR_END: layers
             std::process::exit(engine::run_command("ch05", &run.common, layers));
+        }
+        Command::Images(command) => {
+            std::process::exit(images::run_command("ch05", command, false));
         }
         Command::Networking(command) => {
             std::process::exit(networking::run_command("ch05", command));

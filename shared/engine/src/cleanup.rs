@@ -202,10 +202,13 @@ fn network_leftovers(root: &Path) -> Vec<Leftover> {
     found
 }
 
-/// Is the container `id` of this root alive: its directory exists and its runtime runs?
+/// Is the container `id` of this root alive: its runtime marked its directory and still runs?
+/// (A stopped container that is kept has a directory but no runtime.)
 fn container_alive(root: &Path, id: &str) -> bool {
     let dir = root.join("containers").join(id);
-    !id.is_empty() && dir.is_dir() && !crate::state::abandoned(&dir)
+    !id.is_empty()
+        && dir.join(crate::state::RUNTIME_PID).is_file()
+        && !crate::state::abandoned(&dir)
 }
 
 fn live_container_ids(root: &Path) -> Vec<String> {

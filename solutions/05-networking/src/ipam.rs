@@ -58,10 +58,13 @@ pub fn allocations(state_root: &Path) -> Vec<Allocation> {
     found
 }
 
-/// Is the container alive: its directory exists and the runtime that marked it still runs?
+/// Is the container alive: its runtime marked its directory and still runs? (A stopped
+/// container that is kept, chapter 4 on, has a directory but no runtime.)
 pub fn alive(state_root: &Path, container_id: &str) -> bool {
     let dir = state_root.join("containers").join(container_id);
-    !container_id.is_empty() && dir.is_dir() && !engine::state::abandoned(&dir)
+    !container_id.is_empty()
+        && dir.join(engine::state::RUNTIME_PID).is_file()
+        && !engine::state::abandoned(&dir)
 }
 
 /// The allocations of live containers: what the firewall rules are built from.
