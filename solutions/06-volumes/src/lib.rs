@@ -88,6 +88,7 @@ impl Layer for Volumes {
         "volumes"
     }
 
+    // ANCHOR: phases
     fn prepare(&mut self, c: &mut Container) -> Result<()> {
         self.specs = self.args.specs()?;
         // Check everything before creating anything.
@@ -149,9 +150,11 @@ impl Layer for Volumes {
         }
         Ok(())
     }
+    // ANCHOR_END: phases
 }
 
 // ANCHOR: copy_up
+// ANCHOR: copy_up_exercise
 /// A new, empty volume mounted where the image has files starts with a copy of them (owners,
 /// modes and times kept), as Docker does: a database image's /var/lib/db arrives with its files.
 fn copy_up(rootfs: &Path, target: &str, data: &Path) -> Result<()> {
@@ -171,6 +174,7 @@ fn copy_up(rootfs: &Path, target: &str, data: &Path) -> Result<()> {
     }
     // EXERCISE: copy everything in `source` into `data`, keeping owners, modes and times:
     // run `cp -a SOURCE/. DATA/` (std::process::Command) and fail with a clear error if it fails.
+    // ANCHOR_END: copy_up_exercise
     // BEGIN SOLUTION
     narrate::step(
         "volumes",

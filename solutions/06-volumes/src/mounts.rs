@@ -18,6 +18,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::Mode;
 
+// ANCHOR: open_in_root
 /// Open `target` (absolute, inside the container) under `rootfs`, creating what is missing:
 /// directories on the way, and at the end a directory, or an empty file when `file` is true.
 pub fn open_in_root(rootfs: &Path, target: &str, file: bool) -> Result<OwnedFd> {
@@ -87,6 +88,7 @@ fn resolve(root: &OwnedFd, path: &Path, flags: OFlag) -> Result<OwnedFd> {
         format!("{} in the container (RESOLVE_IN_ROOT)", path.display()),
     )
 }
+// ANCHOR_END: open_in_root
 
 /// Open an existing path inside the root (resolved as if the rootfs were `/`), creating nothing.
 pub fn find_in_root(rootfs: &Path, relative: &str) -> Result<OwnedFd> {
@@ -105,6 +107,7 @@ pub fn fd_path(fd: &OwnedFd) -> String {
 }
 
 // ANCHOR: bind
+// ANCHOR: bind_exercise
 /// Bind `source` (a host directory or file) onto `target` in the container, read-only if asked.
 pub fn bind(rootfs: &Path, source: &Path, target: &str, read_only: bool) -> Result<()> {
     let file = !source.is_dir();
@@ -115,6 +118,7 @@ pub fn bind(rootfs: &Path, source: &Path, target: &str, read_only: bool) -> Resu
     // Re-open the target (open_in_root again: the old descriptor still points below the new
     // mount), then remount it with MS_BIND | MS_REMOUNT | MS_RDONLY | the flags it already has
     // (locked_flags), or the kernel refuses inside a user namespace.
+    // ANCHOR_END: bind_exercise
     // BEGIN SOLUTION
     narrate::step(
         "volumes",
@@ -171,6 +175,7 @@ pub fn locked_flags(fd: &OwnedFd) -> MsFlags {
     flags
 }
 
+// ANCHOR: tmpfs
 /// A tmpfs at `target`: memory-backed, gone when the container's mount namespace goes.
 pub fn tmpfs(rootfs: &Path, target: &str, options: &str, read_only: bool) -> Result<()> {
     let place = open_in_root(rootfs, target, false)?;
@@ -192,6 +197,7 @@ pub fn tmpfs(rootfs: &Path, target: &str, options: &str, read_only: bool) -> Res
     )
     .ctx("mount", format!("tmpfs on {target}"))
 }
+// ANCHOR_END: tmpfs
 
 /// For messages: a path as text.
 pub fn shown(path: &OsStr) -> String {
