@@ -99,8 +99,8 @@ struct Config {
 struct Measured {
     config: Config,
     summary: Summary,
-    /// The largest ru_maxrss of all its runs, KiB.
-    max_rss_kib: u64,
+    /// ru_maxrss of one run, KiB (`None`: GNU time is not installed, or that run failed).
+    max_rss_kib: Option<u64>,
 }
 
 /// A configuration that could not run: the table says why instead of leaving it out silently.
@@ -150,6 +150,12 @@ fn bench(top: &Path, options: &Options) -> Result<bool, String> {
     ui::heading("workshop bench: what isolation costs");
     describe_machine(&machine);
     require_tools()?;
+    if cargo::on_path("time").is_none() {
+        ui::warn(
+            "GNU time is not installed:",
+            "the max RSS column stays empty (apt-get install time)",
+        );
+    }
 
     let built = build_runtimes(top, options.debug)?;
     let work = WorkDir::new()?;
@@ -517,7 +523,7 @@ fn measure_interleaved(
         }
     }
 
-    let mut samples: Vec<Vec<measure::Sample>> = vec![Vec::new(); alive.len()];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); alive.len()];
     let mut broken: BTreeMap<usize, String> = BTreeMap::new();
     for round in 0..plan.runs {
         for i in stats::round_order(alive.len(), round) {
@@ -526,7 +532,7 @@ fn measure_interleaved(
                 continue;
             }
             match measure::time_once(&config.argv, work.path(), &stderr_file) {
-                Ok(sample) => samples[i].push(sample),
+                Ok(wall) => samples[i].push(wall),
                 Err(error) => {
                     broken.insert(i, format!("run {} of {}: {error}", round + 1, plan.runs));
                 }
@@ -547,14 +553,18 @@ fn measure_interleaved(
             });
             continue;
         }
-        let walls: Vec<Duration> = samples[i].iter().map(|s| s.wall).collect();
-        if let Some(summary) = stats::summarize(&walls) {
-            measured.push(Measured {
-                config: config.clone(),
-                summary,
-                max_rss_kib: samples[i].iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
-            });
-        }
+        let Some(summary) = stats::summarize(&samples[i]) else {
+            continue;
+        };
+        // Memory: one more run, untimed, after all the timed ones.
+        let max_rss_kib = cargo::on_path("time").and_then(|gnu_time| {
+            measure::peak_rss_kib(&gnu_time, &config.argv, work.path(), work.path()).ok()
+        });
+        measured.push(Measured {
+            config: config.clone(),
+            summary,
+            max_rss_kib,
+        });
     }
     (measured, failed)
 }
@@ -615,7 +625,9 @@ fn table_rows(measured: &[Measured], baselines: &Baselines) -> Vec<[String; 8]> 
             ),
             ratio_text(s.median, baselines.floor),
             ratio_text(s.median, baselines.crun),
-            format!("{:.1}", m.max_rss_kib as f64 / 1024.0),
+            m.max_rss_kib
+                .map(|kib| format!("{:.1}", kib as f64 / 1024.0))
+                .unwrap_or_else(|| "-".into()),
             m.config.adds.clone(),
         ]);
         if m.config.name == "crun (in wrapper)"
@@ -899,7 +911,6 @@ fn run_runtime(runtime: &Runtime, args: &[&OsStr], work: &WorkDir) -> Result<Str
 struct Import {
     bytes: u64,
     import: Vec<Duration>,
-    import_max_rss_kib: u64,
     tar: Vec<Duration>,
 }
 
@@ -921,16 +932,15 @@ fn import_throughput(
     let mut import = Import {
         bytes,
         import: Vec::new(),
-        import_max_rss_kib: 0,
         tar: Vec::new(),
     };
     for _ in 0..plan.import_rounds {
         let mut argv: Vec<OsString> = vec![ch04.binary.clone().into(), "import".into()];
         argv.push(archive.clone().into());
         argv.push("bench-big:latest".into());
-        let sample = measure::time_once(&argv, work.path(), &stderr_file)?;
-        import.import.push(sample.wall);
-        import.import_max_rss_kib = import.import_max_rss_kib.max(sample.max_rss_kib);
+        import
+            .import
+            .push(measure::time_once(&argv, work.path(), &stderr_file)?);
         run_runtime(
             ch04,
             &[OsStr::new("rmi"), OsStr::new("bench-big:latest")],
@@ -942,8 +952,9 @@ fn import_throughput(
         argv.push(archive.clone().into());
         argv.push("-C".into());
         argv.push(target.clone().into());
-        let sample = measure::time_once(&argv, work.path(), &stderr_file)?;
-        import.tar.push(sample.wall);
+        import
+            .tar
+            .push(measure::time_once(&argv, work.path(), &stderr_file)?);
         fs::remove_dir_all(&target).map_err(|e| format!("rm -r {}: {e}", target.display()))?;
     }
     let _ = fs::remove_file(&archive);
@@ -1145,7 +1156,12 @@ fn measured_json(m: &Measured, baselines: &Baselines) -> Json {
             "ratio_to_crun",
             Json::rounded(baselines.crun.and_then(|c| stats::ratio(s.median, c)), 3),
         ),
-        ("max_rss_kib", Json::Number(m.max_rss_kib as f64)),
+        (
+            "max_rss_kib",
+            m.max_rss_kib
+                .map(|kib| Json::Number(kib as f64))
+                .unwrap_or(Json::Null),
+        ),
     ])
 }
 
@@ -1229,10 +1245,6 @@ fn to_json(r: &Results) -> Json {
                 ("rounds", Json::Number(i.import.len() as f64)),
                 ("import_median_ms", duration_json(import_median)),
                 ("import_mb_per_s", Json::rounded(rate(import_median), 1)),
-                (
-                    "import_max_rss_kib",
-                    Json::Number(i.import_max_rss_kib as f64),
-                ),
                 ("tar_x_median_ms", duration_json(tar_median)),
                 ("tar_x_mb_per_s", Json::rounded(rate(tar_median), 1)),
                 (
@@ -1315,7 +1327,8 @@ fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
         header
             .iter()
             .enumerate()
-            .map(|(i, _)| if i == 0 || i + 1 == header.len() {
+            // Names and descriptions to the left, numbers to the right.
+            .map(|(i, name)| if i == 0 || *name == "what it adds" {
                 "---|"
             } else {
                 "---:|"
@@ -1509,9 +1522,20 @@ impl WorkDir {
                 .stderr(Stdio::null())
                 .status();
         }
+        // runc and crun make a container's cgroup under their own cgroup of each hierarchy
+        // (which is not always the root: /proc/self/cgroup says where that is).
+        let own_cgroups: Vec<String> = fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.splitn(3, ':').nth(2))
+            .map(|path| path.trim_start_matches('/').to_string())
+            .collect();
         for mount in engine::cleanup::cgroup_mounts() {
-            for id in [&runc_id, &crun_id] {
-                let dir = mount.join(id);
+            for (id, own) in [&runc_id, &crun_id]
+                .into_iter()
+                .flat_map(|id| own_cgroups.iter().map(move |own| (id, own)))
+            {
+                let dir = mount.join(own).join(id);
                 if dir.is_dir()
                     && let Err(e) = engine::cleanup::remove_cgroup(&dir)
                 {
@@ -1589,7 +1613,7 @@ mod tests {
                 min: Duration::from_millis(median),
                 max: Duration::from_millis(median),
             },
-            max_rss_kib: 0,
+            max_rss_kib: None,
         };
         let hybrid = Baselines::of(&[
             measured("floor", 3),

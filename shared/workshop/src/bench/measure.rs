@@ -3,7 +3,8 @@
 //! The clock is read in this process, around `spawn` and `wait4`, so a runtime is timed as a
 //! user feels it: from the moment its process starts until it has exited, including everything
 //! it does after the container's command ended (unmounting, removing cgroups and links). There
-//! is no shell in between: a shell would add its own start-up to every sample.
+//! is no shell in between: a shell would add its own start-up to every sample. Memory is taken
+//! in a separate run ([`peak_rss_kib`]), never in a timed one.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -11,23 +12,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What one run measured.
-#[derive(Debug, Clone, Copy)]
-pub struct Sample {
-    pub wall: Duration,
-    /// The largest resident set, in KiB, of the process and the descendants it waited for
-    /// (`ru_maxrss` from `wait4`). For a chapter's runtime that is its own peak unless the
-    /// container (here `/bin/true`) was larger, which it never is.
-    pub max_rss_kib: u64,
-}
-
-/// Run `argv` once with `CARTON_ROOT=state_root`; its standard error goes to `stderr_file`, so
-/// that a failure can be explained. An exit code other than 0 is an error.
+/// Run `argv` once with `CARTON_ROOT=state_root` and return its wall time; its standard error
+/// goes to `stderr_file`, so that a failure can be explained. An exit code other than 0 is an
+/// error.
 pub fn time_once(
     argv: &[OsString],
     state_root: &Path,
     stderr_file: &Path,
-) -> Result<Sample, String> {
+) -> Result<Duration, String> {
     let (program, args) = argv.split_first().ok_or("an empty command")?;
     let stderr =
         File::create(stderr_file).map_err(|e| format!("create {}: {e}", stderr_file.display()))?;
@@ -44,18 +36,43 @@ pub fn time_once(
     let child = command
         .spawn()
         .map_err(|e| format!("could not start {}: {e}", program.to_string_lossy()))?;
-    let (status, usage) = wait4(child.id())?;
+    let (status, _) = wait4(child.id())?;
     let wall = started.elapsed();
 
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         let said = std::fs::read_to_string(stderr_file).unwrap_or_default();
         return Err(format!("{} ({})", describe_status(status), said.trim()));
     }
-    Ok(Sample {
-        wall,
-        // Linux reports ru_maxrss in KiB.
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-    })
+    Ok(wall)
+}
+
+/// The peak memory of one run of `argv`, in KiB: `ru_maxrss` of `wait4`, the largest resident
+/// set of the process and of the children it waited for (for a chapter's runtime: itself, the
+/// `nft` it ran, and the container, which is `/bin/true` and never the largest).
+///
+/// Why through GNU time and not our own `wait4`: the kernel keeps a process's ru_maxrss across
+/// `execve`, and it starts as the high-water mark of the memory it was forked from. A process
+/// that this tool starts begins with this tool's own resident set (several MiB) and could never
+/// report less. `time` forks the program from its own small process and reports the same
+/// `wait4` field (`%M`), so the floor is about 1 MiB instead.
+pub fn peak_rss_kib(
+    gnu_time: &Path,
+    argv: &[OsString],
+    state_root: &Path,
+    scratch: &Path,
+) -> Result<u64, String> {
+    let report = scratch.join("maxrss.txt");
+    let mut with_time: Vec<OsString> = vec![gnu_time.into()];
+    with_time.extend(["-f", "%M", "-o"].iter().map(OsString::from));
+    with_time.push(report.clone().into());
+    with_time.push("--".into());
+    with_time.extend(argv.iter().cloned());
+    time_once(&with_time, state_root, &scratch.join("stderr.txt"))?;
+    let text =
+        std::fs::read_to_string(&report).map_err(|e| format!("read {}: {e}", report.display()))?;
+    text.trim()
+        .parse()
+        .map_err(|_| format!("GNU time reported {text:?} as the maximum resident set"))
 }
 
 /// `wait4(pid)`: the raw status and the resource usage. std's `Child::wait` does not return the
