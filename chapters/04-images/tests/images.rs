@@ -480,3 +480,13 @@ fn bad_image_input_gets_clear_errors() {
     }
     root.assert_no_leftovers();
 }
+
+#[test]
+fn a_container_that_never_started_is_not_kept() {
+    let root = TestRoot::new("ch04_never_started");
+    let out = root.run(CH04, &["run", "--", "no-such-program"]);
+    assert_eq!(out.code, 127, "{out}");
+    let ps = root.run(CH04, &["ps"]);
+    assert_eq!(ps.stdout.lines().count(), 1, "only the header: {ps}");
+    root.assert_no_leftovers();
+}

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a command in a container made from an image, with volumes
-    Run(Run),
+    Run(Box<Run>),
     #[command(flatten)]
     Images(images::Command),
     #[command(flatten)]

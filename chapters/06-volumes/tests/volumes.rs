@@ -293,7 +293,8 @@ fn bad_specs_are_refused_and_nothing_is_created() {
         ),
     ];
     for (flags, expected) in cases {
-        let mut args = vec!["run".to_string(), "--rm".to_string()];
+        // No --rm: even a container that would be kept leaves nothing when it never starts.
+        let mut args = vec!["run".to_string()];
         args.extend(flags.clone());
         args.extend(["--".to_string(), "true".to_string()]);
         let out = root.run(CH06, &args);
@@ -308,5 +309,39 @@ fn bad_specs_are_refused_and_nothing_is_created() {
             "{flags:?} left a container"
         );
     }
+    root.assert_no_leftovers();
+}
+
+#[test]
+fn a_start_that_fails_takes_away_the_volume_it_created() {
+    let root = TestRoot::new("ch06_failed_start");
+    let out = root.run(
+        CH06,
+        &["run", "-v", "fresh:/fresh", "--", "no-such-program"],
+    );
+    assert_eq!(out.code, 127, "{out}");
+    assert!(
+        !volume_data(&root, "fresh").exists(),
+        "the volume made for a failed run is removed"
+    );
+    assert!(
+        !root.path().join("containers").exists(),
+        "no container is kept"
+    );
+
+    // A volume that existed before is not touched by a failed run.
+    assert_eq!(root.run(CH06, &["volume", "create", "older"]).code, 0);
+    let out = root.run(
+        CH06,
+        &["run", "-v", "older:/older", "--", "no-such-program"],
+    );
+    assert_eq!(out.code, 127, "{out}");
+    assert!(volume_data(&root, "older").exists());
+
+    // prune takes unused anonymous volumes; named ones only with --all.
+    let out = root.run(CH06, &["volume", "prune"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{out}");
+    let out = root.run(CH06, &["volume", "prune", "--all"]);
+    assert_eq!(out.stdout, "older\n", "{out}");
     root.assert_no_leftovers();
 }

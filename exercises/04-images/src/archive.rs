@@ -94,7 +94,12 @@ fn top_level_names(path: &Path) -> Result<Vec<String>> {
         ))
     })?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::usage(format!("import: {}: {e}", path.display())))?;
+        let entry = entry.map_err(|e| {
+            Error::usage(format!(
+                "import: {} is not a tar archive (or a gzip of one): {e}",
+                path.display()
+            ))
+        })?;
         if let Ok(name) = entry.path() {
             let name = name.to_string_lossy().trim_start_matches("./").to_string();
             if !name.contains('/') {
@@ -124,11 +129,7 @@ fn import_docker_save(
         let mut layers = Vec::new();
         for layer in &manifest.layers {
             let path = inside(dir, layer)?;
-            narrate::step(
-                "images",
-                "import a layer of a docker save archive",
-                layer.to_string(),
-            );
+            narrate::step("images", "import a layer of a docker save archive", layer);
             layers.push(store.add_layer(open_layer(&path)?)?);
         }
         let image = store.add_image(layers, "import of a docker save archive")?;

@@ -74,6 +74,8 @@ pub struct Volumes {
     args: Args,
     specs: Vec<MountSpec>,
     anonymous: Vec<String>,
+    /// Volumes this run created: a start that fails takes them away again.
+    created: Vec<String>,
 }
 
 impl Volumes {
@@ -82,6 +84,7 @@ impl Volumes {
             args,
             specs: Vec::new(),
             anonymous: Vec::new(),
+            created: Vec::new(),
         }
     }
 }
@@ -109,7 +112,9 @@ impl Layer for Volumes {
             let Source::Volume { name, anonymous } = &s.source else {
                 continue;
             };
-            store::create(&c.state_root, name, *anonymous)?;
+            if store::create(&c.state_root, name, *anonymous)? {
+                self.created.push(name.clone());
+            }
             if *anonymous {
                 self.anonymous.push(name.clone());
             }
@@ -143,11 +148,19 @@ impl Layer for Volumes {
     }
 
     fn release(&mut self, c: &Container) -> Result<()> {
-        if c.keep {
+        if c.keep && c.started {
             return Ok(()); // a kept container still uses its volumes
         }
         let _ = std::fs::remove_file(c.dir().join(store::USED_VOLUMES));
-        for name in self.anonymous.drain(..) {
+        // A --rm container takes its anonymous volumes along; a start that failed also takes
+        // the named volumes it created, so that a bad run leaves nothing behind.
+        let mut doomed: Vec<String> = self.anonymous.drain(..).collect();
+        if !c.started {
+            doomed.extend(self.created.drain(..));
+        }
+        doomed.sort();
+        doomed.dedup();
+        for name in doomed {
             store::remove(&c.state_root, &name)?;
         }
         Ok(())

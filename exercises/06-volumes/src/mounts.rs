@@ -1,9 +1,10 @@
 //! Putting a mount at a path inside the container's root, safely.
 //!
 //! The target is a path in the IMAGE, and the image is not ours: `/data` may be a symlink to
-//! `/../../../etc`. Resolved by the host, that would put the mount on the host's /etc (in the
-//! container's mount namespace, but before the root switch: the container would write the host's
-//! files through it). So the target is resolved with openat2(RESOLVE_IN_ROOT), which treats the
+//! `/../../../etc`. Resolved by the host, that lands on the host's /etc: the mount would be made
+//! there (in the container's mount namespace, then lost at the root switch, or worse with shared
+//! propagation), and a volume's copy-up would copy the host's /etc into it. So the target is
+//! resolved with openat2(RESOLVE_IN_ROOT), which treats the
 //! rootfs as `/` for every symlink and `..` on the way; and the mount is made onto the opened
 //! descriptor (via /proc/self/fd/N), not onto a path that could be swapped in between
 //! (CVE-2021-30465 raced exactly that).

@@ -63,6 +63,9 @@ pub struct Container {
     /// Keep the container's directory (`containers/ID`) after it exits: a chapter that can
     /// look at a stopped container again (diff, commit, logs) sets this in `prepare`.
     pub keep: bool,
+    /// Set by the engine before `release`: the command really ran (exec succeeded). A container
+    /// that never started leaves nothing behind, whatever `keep` says.
+    pub started: bool,
 }
 
 impl Container {
@@ -109,6 +112,7 @@ impl Container {
             workdir,
             state_root,
             keep: false,
+            started: false,
         })
     }
 

@@ -77,6 +77,7 @@ pub fn run(mut c: Container, layers: &mut [Box<dyn Layer>]) -> Result<Exit> {
     if outcome.is_ok() {
         outcome = start_and_wait(&c, layers);
     }
+    c.started = outcome.is_ok();
 
     narrate::phase("release", "host");
     for layer in layers[..prepared].iter_mut().rev() {

@@ -23,10 +23,13 @@ pub fn begin(c: &Container) -> Result<()> {
     fs::write(dir.join(RUNTIME_PID), mark).ctx("write", dir.join(RUNTIME_PID).display())
 }
 
-/// After `release`: remove the directory, or keep it with the exit code for later commands.
+/// After `release`: remove the directory, or keep it (when a layer asked and the command ran)
+/// with the exit code for later commands.
 pub fn end(c: &Container, outcome: &Result<Exit>) {
     let dir = c.dir();
-    if c.keep {
+    // A container that never ran (a bad flag, a missing command) is not kept: nothing of a
+    // failed start may stay behind.
+    if c.keep && c.started {
         let code = match outcome {
             Ok(exit) => exit.code(),
             Err(e) => e.exit_code(),

@@ -108,7 +108,7 @@ fn execute(state_root: &Path, command: Command) -> Result<()> {
         }
         Command::Rmi { image } => remove_image(&store, state_root, &image),
         Command::Ps => {
-            println!("{:<14} {:<14} {}", "CONTAINER", "IMAGE", "STATUS");
+            println!("{:<14} {:<14} STATUS", "CONTAINER", "IMAGE");
             for dir in containers(state_root) {
                 let id = dir
                     .file_name()
@@ -199,9 +199,8 @@ fn remove_image(store: &Store, state_root: &Path, reference: &str) -> Result<()>
         }
         Ok(tags.values().filter(|id| **id == image.id).count())
     })?;
-    match by_tag {
-        Some(tag) => println!("untagged {tag}"),
-        None => {}
+    if let Some(tag) = by_tag {
+        println!("untagged {tag}");
     }
     if left == 0 {
         store.remove_image(&image.id)?;

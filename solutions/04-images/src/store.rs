@@ -271,6 +271,22 @@ pub fn normalize_reference(reference: &str) -> Result<String> {
     if name.starts_with(['.', '-', '/']) || name.contains("..") || name.contains("//") {
         return Err(bad("a name cannot start with . - or /, nor hold .. or //"));
     }
+    // A ':' in the name can only be a registry's port, in the first part: localhost:5000/app.
+    if let Some((registry, _)) = name.split_once('/')
+        && let Some((_, port)) = registry.split_once(':')
+        && (port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(bad(
+            "a ':' before the first '/' must be a registry's port, like localhost:5000/app",
+        ));
+    }
+    if name.split('/').skip(1).any(|part| part.contains(':'))
+        || (!name.contains('/') && name.contains(':'))
+    {
+        return Err(bad(
+            "a ':' separates the tag, and only a registry's port may hold another",
+        ));
+    }
     if tag.is_empty()
         || tag.len() > 128
         || !tag

@@ -22,8 +22,12 @@ pub enum VolumeCommand {
     Inspect { name: String },
     /// Remove a volume and its data (refused while a container uses it)
     Rm { name: String },
-    /// Remove every volume no container uses
-    Prune,
+    /// Remove the anonymous volumes no container uses (with --all, the named ones too)
+    Prune {
+        /// Named volumes too
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 pub fn run_command(program: &str, command: Command) -> i32 {
@@ -52,7 +56,7 @@ fn execute(state_root: &std::path::Path, command: VolumeCommand) -> Result<()> {
             Ok(())
         }
         VolumeCommand::Ls => {
-            println!("{:<28} {:<10} {}", "VOLUME", "USERS", "MOUNTPOINT");
+            println!("{:<28} {:<10} MOUNTPOINT", "VOLUME", "USERS");
             for volume in store::list(state_root) {
                 println!(
                     "{:<28} {:<10} {}",
@@ -75,11 +79,11 @@ fn execute(state_root: &std::path::Path, command: VolumeCommand) -> Result<()> {
             println!("{name}");
             Ok(())
         }
-        VolumeCommand::Prune => {
-            for volume in store::list(state_root)
+        VolumeCommand::Prune { all } => {
+            let unused = store::list(state_root)
                 .into_iter()
-                .filter(|v| v.used_by.is_empty())
-            {
+                .filter(|v| v.used_by.is_empty());
+            for volume in unused.filter(|v| all || v.anonymous) {
                 store::remove(state_root, &volume.name)?;
                 println!("{}", volume.name);
             }

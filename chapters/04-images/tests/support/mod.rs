@@ -104,7 +104,7 @@ pub fn oci_layout(dir: &Path, layers: &[Vec<u8>], tag: &str) {
 pub fn docker_save(path: &Path, layers: &[Vec<u8>], tag: &str) {
     let mut builder = tar::Builder::new(Vec::new());
     let mut names = Vec::new();
-    let mut add = |builder: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
+    let add = |builder: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]| {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
