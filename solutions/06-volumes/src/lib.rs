@@ -154,7 +154,7 @@ impl Layer for Volumes {
         // the named volumes it created, so that a bad run leaves nothing behind.
         let mut doomed: Vec<String> = self.anonymous.drain(..).collect();
         if !c.started {
-            doomed.extend(self.created.drain(..));
+            doomed.append(&mut self.created);
         }
         doomed.sort();
         doomed.dedup();
