@@ -1,5 +1,5 @@
-//! `ch06`: the runtime as it stands after chapter 6: chroot, namespaces, cgroups, images, and
-//! volumes. (Chapter 5's network layer joins the stack between images and volumes.)
+//! `ch06`: the runtime as it stands after chapter 6: chroot, namespaces, cgroups, images, a
+//! network, and volumes.
 
 use clap::{Parser, Subcommand};
 use engine::{Layer, RunArgs};
@@ -28,6 +28,8 @@ enum Command {
     #[command(flatten)]
     Images(images::Command),
     #[command(flatten)]
+    Networking(networking::Command),
+    #[command(flatten)]
     Volumes(volumes::Command),
 }
 
@@ -39,6 +41,8 @@ struct Run {
     cgroups: cgroups::Args,
     #[command(flatten)]
     images: images::Args,
+    #[command(flatten)]
+    network: networking::Args,
     #[command(flatten)]
     volumes: volumes::Args,
     #[command(flatten)]
@@ -55,12 +59,14 @@ fn main() {
                 Box::new(namespaces::Namespaces::new(run.namespaces)),
                 Box::new(cgroups::Cgroups::new(run.cgroups)),
                 Box::new(images::Images::new(run.images)),
+                Box::new(networking::Network::new(run.network)),
                 Box::new(volumes::Volumes::new(run.volumes)),
             ];
             // ANCHOR_END: layers
             engine::run_command("ch06", &run.common, layers)
         }
         Command::Images(command) => images::run_command("ch06", command, false),
+        Command::Networking(command) => networking::run_command("ch06", command),
         Command::Volumes(command) => volumes::run_command("ch06", command),
     };
     std::process::exit(code);
