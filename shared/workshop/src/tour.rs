@@ -190,6 +190,63 @@ pub fn sections() -> Vec<Section> {
             ],
         },
         Section {
+            chapter: 5,
+            title: "networking: a veth pair, a bridge, NAT",
+            intro: "Chapter 5 gives each container a network of its own: one end of a veth pair, \
+                named eth0 inside, the other end on a bridge on the host, with the gateway's \
+                address, and nftables rules for NAT.",
+            steps: vec![
+                Step {
+                    say: "eth0 has an address of the default network's subnet, and the default \
+                      route goes through the bridge.",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "ip -o -4 addr show eth0 | cut -d' ' -f2,7; ip route",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "The gateway is the bridge's address on the host: the container reaches it.",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "ping -c 1 -W 2 $(ip route | awk '/default/ {print $3}') | head -2",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "The runtime wrote the container's own /etc/hosts.",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--hostname",
+                        "web",
+                        "--",
+                        "cat",
+                        "/etc/hosts",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "With --network none, only the loopback interface is left.",
+                    args: &["run", "--rm", "--network", "none", "--", "ip", "-o", "link"],
+                    host: None,
+                },
+                Step {
+                    say: "The network, as the runtime keeps it.",
+                    args: &["network", "ls"],
+                    host: None,
+                },
+            ],
+        },
+        Section {
             chapter: 6,
             title: "volumes: data that outlives the container",
             intro: "Chapter 6 mounts things into the container from outside its union filesystem: \
@@ -244,8 +301,40 @@ pub fn sections() -> Vec<Section> {
                     host: None,
                 },
                 Step {
-                    say: "And the tour tidies up after itself.",
+                    say: "Every layer of the workshop in one run: its own hostname and PID 1 \
+                      (chapter 2), a memory limit (3), an image's layers under overlayfs (4), \
+                      eth0 on the bridge (5), a volume and a tmpfs (6).",
+                    args: &[
+                        "run",
+                        "--rm",
+                        "--hostname",
+                        "every-layer",
+                        "--memory",
+                        "64m",
+                        "-v",
+                        "tour-etc:/data",
+                        "--tmpfs",
+                        "/scratch:size=8m",
+                        "--",
+                        "/bin/sh",
+                        "-c",
+                        "echo \"hostname $(hostname), pid $$\"; \
+                         echo \"memory limit $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null)\"; \
+                         grep ' / / ' /proc/self/mountinfo | grep -o 'lowerdir=[^,]*'; \
+                         ip -o -4 addr show eth0 | cut -d' ' -f2,7; \
+                         grep -E ' /data | /scratch ' /proc/mounts | cut -d' ' -f1-3",
+                    ],
+                    host: None,
+                },
+                Step {
+                    say: "And the tour tidies up after itself: the volume, and the default network \
+                      with its bridge.",
                     args: &["volume", "rm", "tour-etc"],
+                    host: None,
+                },
+                Step {
+                    say: "",
+                    args: &["network", "rm", "bridge"],
                     host: None,
                 },
             ],
@@ -337,8 +426,11 @@ fn build(top: &Path, chapter: &Chapter) -> Option<PathBuf> {
 }
 
 fn show(binary: &Path, program: &str, step: &Step) -> bool {
-    println!();
-    println!("{}", wrap(step.say, 96));
+    // A step with nothing to say continues the one before it.
+    if !step.say.is_empty() {
+        println!();
+        println!("{}", wrap(step.say, 96));
+    }
     if let Some(host) = step.host {
         ui::note(&host());
     }
