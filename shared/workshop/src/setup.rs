@@ -21,6 +21,13 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "qemu-system-x86",
         "boots the small VM that tests chapter 3 on cgroup v2",
     ),
+    ("runc", "`workshop bench` compares your runtime with it"),
+    ("crun", "`workshop bench` compares your runtime with it"),
+    ("strace", "shows which system calls a slow layer waits in"),
+    (
+        "time",
+        "GNU time: `workshop bench` reads peak memory with it",
+    ),
 ];
 
 /// Debian's small kernel for the cgroup v2 VM. Ubuntu has no such package: there the VM boots
