@@ -75,6 +75,7 @@ pub fn live_allocations(state_root: &Path) -> Vec<Allocation> {
         .collect()
 }
 
+// ANCHOR: allocate
 /// Take a free address of `network` for the container (the caller holds the lock). Refuses
 /// ports that a live container of this state root publishes already.
 pub fn allocate(
@@ -127,6 +128,7 @@ pub fn allocate(
         network.name, network.subnet
     )))
 }
+// ANCHOR_END: allocate
 
 /// Create `path` only if it does not exist; false when it does.
 fn try_create(path: &Path, content: &str) -> Result<bool> {

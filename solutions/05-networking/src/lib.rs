@@ -164,6 +164,7 @@ impl Layer for Network {
     }
     // ANCHOR_END: clone_flags
 
+    // ANCHOR: attach
     fn attach(&mut self, c: &Container, child: Pid) -> Result<()> {
         let (Some(network), Some(address)) = (self.network.clone(), self.address) else {
             return Ok(());
@@ -194,6 +195,7 @@ impl Layer for Network {
             veth::configure_inside(handle, container_end, address, prefix, gateway)
         })
     }
+    // ANCHOR_END: attach
 
     fn enter(&self, c: &Container) -> Result<()> {
         files::provide(c, self.address)

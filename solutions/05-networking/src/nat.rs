@@ -95,6 +95,7 @@ pub fn ruleset(table: &str, networks: &[NetworkRules], ports: &[PortRules]) -> S
 // ANCHOR_END: ruleset
 
 // ANCHOR: masquerade
+// ANCHOR: masquerade_exercise
 /// The way out for one network: packets from its subnet that leave through any other interface
 /// than its bridge get the address of that interface as their source (masquerade), so that
 /// answers find their way back to the host, which undoes the translation. And for ports
@@ -106,6 +107,7 @@ fn masquerade(network: &NetworkRules) -> Vec<String> {
     // (`ip saddr SUBNET oifname != "BRIDGE" masquerade`). 2: packets with source address in
     // 127.0.0.0/8 that go out of network.bridge are masqueraded. End each with a comment
     // naming the network: `comment "egress of network NAME"`.
+    // ANCHOR_END: masquerade_exercise
     // BEGIN SOLUTION
     vec![
         format!(
@@ -122,6 +124,7 @@ fn masquerade(network: &NetworkRules) -> Vec<String> {
 // ANCHOR_END: masquerade
 
 // ANCHOR: dnat
+// ANCHOR: dnat_exercise
 /// One published port: a packet for HOSTPORT on the host (on `host_ip`, or any local address)
 /// gets the container's address and port as its destination (DNAT). The kernel's connection
 /// tracking rewrites the answers back.
@@ -130,6 +133,7 @@ fn dnat(port: &PortRules) -> Vec<String> {
     // EXERCISE: return one nft rule: `[ip daddr HOST_IP ]PROTO dport HOSTPORT dnat to
     // ADDRESS:CONTAINERPORT comment "container ID"`, where PROTO is p.protocol.as_str(), the
     // `ip daddr` match only when p.host_ip is Some, and ADDRESS is port.address.
+    // ANCHOR_END: dnat_exercise
     // BEGIN SOLUTION
     let only_to = p
         .host_ip
@@ -147,6 +151,7 @@ fn dnat(port: &PortRules) -> Vec<String> {
 }
 // ANCHOR_END: dnat
 
+// ANCHOR: hairpin_isolation
 /// A container that connects to its own published port: the DNAT sends the packet back to it
 /// through the bridge (hairpin), and with its own address as the source it would answer
 /// itself directly; masquerading makes the answer go back through the host.
@@ -181,6 +186,7 @@ fn isolation(networks: &[NetworkRules]) -> Vec<String> {
     }
     rules
 }
+// ANCHOR_END: hairpin_isolation
 
 /// Rebuild the state root's table from its networks and its live containers' published ports
 /// (the caller holds the networks lock), and apply it with `nft -f -` in one transaction.

@@ -39,6 +39,7 @@ where
     })
 }
 
+// ANCHOR: inside
 /// Run `job` inside the network namespace of process `pid`: on a new thread that joins that
 /// namespace first (setns affects only the calling thread), so the runtime's own thread stays
 /// in the host's namespace.
@@ -62,6 +63,7 @@ where
         .join()
         .map_err(|_| Error::other("the thread in the container's network namespace panicked"))?
 }
+// ANCHOR_END: inside
 
 /// The index of link `name`, or None when there is no such link.
 pub async fn link_index(handle: &Handle, name: &str) -> Result<Option<u32>> {

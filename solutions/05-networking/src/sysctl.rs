@@ -2,6 +2,7 @@
 
 use engine::{Context, Result, narrate};
 
+// ANCHOR: sysctls
 /// `net.ipv4.ip_forward=1`: let the host route packets between its interfaces (the bridge and
 /// the way out). Without it, containers reach the host and each other, and nothing beyond.
 pub fn enable_ip_forward() -> Result<()> {
@@ -20,6 +21,7 @@ pub fn enable_route_localnet(bridge: &str) -> Result<()> {
         "let 127.0.0.1 be routed to the bridge",
     )
 }
+// ANCHOR_END: sysctls
 
 fn write(path: &str, what: &str) -> Result<()> {
     if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "1") {

@@ -16,6 +16,7 @@ use rtnetlink::{Handle, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilde
 use crate::netlink;
 
 // ANCHOR: create_pair
+// ANCHOR: create_pair_exercise
 /// Host side: create the pair, move the container's end into its network namespace (`netns`,
 /// an open /proc/PID/ns/net), then plug the host end into the bridge and bring it up.
 pub async fn create(
@@ -30,6 +31,7 @@ pub async fn create(
     // container's end with handle.link().set(LinkUnspec::new_with_name(container_end)
     // .setns_by_fd(netns).build()). Each is `.execute().await`; turn an error into ours with
     // netlink::error("RTM_NEWLINK", name, e, None), and narrate each step.
+    // ANCHOR_END: create_pair_exercise
     // BEGIN SOLUTION
     narrate::step(
         "network",
