@@ -8,12 +8,13 @@
 //!
 //! The phases this layer fills in:
 //! - prepare: check the flags; find or make the network; allocate an address; write the
-//!   firewall rules;
+//!   firewall rules (unless the kernel has them already);
 //! - clone flags: `--network host` takes chapter 2's new network namespace away again;
-//! - attach: the child's namespace exists: make the bridge if needed, the veth pair, move one
-//!   end in, and configure it from inside (a thread that joins the namespace);
+//! - attach: the child's namespace exists: make the bridge if needed, the veth pair with one
+//!   end in that namespace, and configure it from inside (a thread that joins the namespace);
 //! - enter: /etc/hosts, /etc/hostname and /etc/resolv.conf, bind-mounted into the root;
-//! - release: delete the veth pair, give the address back, rewrite the rules without ours.
+//! - release: delete the veth pair, give the address back, rewrite the rules without ours (if
+//!   we had any).
 // Your exercise: derived from solutions/05-networking/src/lib.rs by `workshop exercises`.
 // Replace each todo!() with your code; `workshop reset` brings this file back.
 #![allow(unused, unreachable_code, clippy::diverging_sub_expression)]

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! networks/.lock              flock(2)-ed while anything below changes
+//! networks/.nft-applied       the nft script last applied, and its table's handle (nat.rs)
 //! networks/bridge/config      name=bridge, subnet=10.100.0.0/24, gateway=..., bridge=carton0
 //! networks/bridge/10.100.0.2  one file per allocated address (see ipam.rs)
 //! ```

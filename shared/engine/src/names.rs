@@ -64,8 +64,8 @@ pub fn veth_host(container_id: &str) -> String {
     format!("ct{}", &container_id[..container_id.len().min(8)])
 }
 
-/// The container end of the pair while it is still on the host (it is renamed `eth0` once it
-/// is inside the container's network namespace): the host end's name and `p`.
+/// The container end of the pair, as it is made in the container's network namespace (where
+/// it is renamed `eth0`): the host end's name and `p`.
 pub fn veth_peer(container_id: &str) -> String {
     format!("{}p", veth_host(container_id))
 }

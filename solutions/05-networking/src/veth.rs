@@ -1,6 +1,6 @@
 //! The veth pair: a virtual cable with two ends. One end stays on the host, plugged into the
-//! network's bridge; the other is moved into the container's network namespace, where it
-//! becomes the container's eth0.
+//! network's bridge; the other is made in the container's network namespace, where it becomes
+//! the container's eth0.
 //!
 //! ```text
 //!   container netns          host
@@ -11,14 +11,15 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::RawFd;
 
 use engine::{Result, narrate};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
 use rtnetlink::{Handle, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::netlink;
 
 // ANCHOR: create_pair
 // ANCHOR: create_pair_exercise
-/// Host side: create the pair, move the container's end into its network namespace (`netns`,
-/// an open /proc/PID/ns/net), then plug the host end into the bridge and bring it up.
+/// Host side: create the pair with the container's end made directly in its network namespace
+/// (`netns`, an open /proc/PID/ns/net), then plug the host end into the bridge and bring it up.
 pub async fn create(
     handle: &Handle,
     host_end: &str,
@@ -26,39 +27,36 @@ pub async fn create(
     netns: RawFd,
     bridge: &str,
 ) -> Result<()> {
-    // EXERCISE: create the veth pair and move one end into the container: send RTM_NEWLINK with
-    // handle.link().add(LinkVeth::new(host_end, container_end).build()), then move the
-    // container's end with handle.link().set(LinkUnspec::new_with_name(container_end)
-    // .setns_by_fd(netns).build()). Each is `.execute().await`; turn an error into ours with
-    // netlink::error("RTM_NEWLINK", name, e, None), and narrate each step.
+    // EXERCISE: create the veth pair with one end already in the container, in one RTM_NEWLINK:
+    // handle.link().add(LinkVeth::new(host_end, container_end).set_info_data(...).build()),
+    // where the peer's own attributes go in InfoData::Veth(InfoVeth::Peer(...)): its name and
+    // the namespace it is made in, LinkUnspec::new_with_name(container_end).setns_by_fd(netns)
+    // .build(). `.execute().await` it; turn an error into ours with
+    // netlink::error("RTM_NEWLINK", host_end, e, None), and narrate the step.
     // ANCHOR_END: create_pair_exercise
     // BEGIN SOLUTION
     narrate::step(
         "network",
-        "create the veth pair",
-        format!("RTM_NEWLINK {host_end} type veth peer name {container_end}"),
+        "create the veth pair, one end inside",
+        format!(
+            "RTM_NEWLINK {host_end} type veth peer name {container_end} IFLA_NET_NS_FD={netns}"
+        ),
     );
+    // Made on the host and moved afterwards, that end would cost one more wait in the kernel
+    // (for an RCU grace period) as it leaves the host's namespace.
+    let peer = LinkUnspec::new_with_name(container_end)
+        .setns_by_fd(netns)
+        .build();
     handle
         .link()
-        .add(LinkVeth::new(host_end, container_end).build())
-        .execute()
-        .await
-        .map_err(|e| netlink::error("RTM_NEWLINK", host_end, e, None))?;
-    narrate::step(
-        "network",
-        "move one end into the container's netns",
-        format!("RTM_NEWLINK {container_end} IFLA_NET_NS_FD={netns}"),
-    );
-    handle
-        .link()
-        .set(
-            LinkUnspec::new_with_name(container_end)
-                .setns_by_fd(netns)
+        .add(
+            LinkVeth::new(host_end, container_end)
+                .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
                 .build(),
         )
         .execute()
         .await
-        .map_err(|e| netlink::error("RTM_NEWLINK", container_end, e, None))?;
+        .map_err(|e| netlink::error("RTM_NEWLINK", host_end, e, None))?;
     // END SOLUTION
     plug_into_bridge(handle, host_end, bridge).await
 }
