@@ -89,15 +89,17 @@ fn top_level_names(path: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     let entries = archive.entries().map_err(|e| {
         Error::usage(format!(
-            "import: {} is not a tar archive: {e}",
-            path.display()
+            "import: {} is not a tar archive: {}",
+            path.display(),
+            brief(&e)
         ))
     })?;
     for entry in entries {
         let entry = entry.map_err(|e| {
             Error::usage(format!(
-                "import: {} is not a tar archive (or a gzip of one): {e}",
-                path.display()
+                "import: {} is not a tar archive (or a gzip of one): {}",
+                path.display(),
+                brief(&e)
             ))
         })?;
         if let Ok(name) = entry.path() {
@@ -273,6 +275,13 @@ fn verify_digest(path: &Path, digest: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The first line of a tar error, which may otherwise quote a whole header's raw bytes.
+fn brief(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.chars().take(80).collect()
 }
 
 /// A path named by an archive's manifest, which must stay inside the unpacked archive.

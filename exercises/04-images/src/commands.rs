@@ -59,7 +59,8 @@ pub enum Command {
 pub fn run_command(program: &str, command: Command, explain: bool) -> i32 {
     engine::narrate::enable(explain);
     let state_root = engine::container::state_root();
-    let outcome = engine::require_root(program).and_then(|()| execute(&state_root, command));
+    let outcome = engine::require_root(program)
+        .and_then(|()| engine::guarded("images", || execute(&state_root, command)));
     match outcome {
         Ok(()) => 0,
         Err(error) => {

@@ -37,7 +37,7 @@ pub fn run_command(program: &str, command: Command) -> i32 {
     let state_root = engine::container::state_root();
     let outcome = engine::require_root(program).and_then(|()| {
         let Command::Volume(command) = command;
-        execute(&state_root, command)
+        engine::guarded("volumes", || execute(&state_root, command))
     });
     match outcome {
         Ok(()) => 0,

@@ -16,7 +16,7 @@ pub mod state;
 pub use container::{Container, RunArgs};
 pub use error::{Context, Error, Result};
 pub use layer::Layer;
-pub use lifecycle::{Exit, run};
+pub use lifecycle::{Exit, guarded, run};
 pub use nix::sched::CloneFlags;
 pub use nix::unistd::Pid;
 

@@ -498,7 +498,8 @@ fn install_panic_hook() {
 
 /// Run one layer's phase, turning a panic (such as an exercise's `todo!()`) into an error, so
 /// that the engine still releases everything and the learner sees which layer stopped, and where.
-fn guarded<T>(layer: &str, phase: impl FnOnce() -> Result<T>) -> Result<T> {
+/// Chapters' own subcommands (import, network create...) use it too.
+pub fn guarded<T>(layer: &str, phase: impl FnOnce() -> Result<T>) -> Result<T> {
     install_panic_hook();
     let was_in_layer = IN_LAYER.with(|flag| flag.replace(true));
     let outcome = catch_unwind(AssertUnwindSafe(phase));

@@ -53,7 +53,7 @@ pub enum NetworkCommand {
 pub fn run_command(program: &str, command: Command) -> i32 {
     let Command::Network(command) = command;
     let state_root = engine::container::state_root();
-    let outcome = match command {
+    let outcome = engine::guarded("network", || match command {
         NetworkCommand::Create {
             name,
             subnet,
@@ -79,7 +79,7 @@ pub fn run_command(program: &str, command: Command) -> i32 {
                 })
             })
         }
-    };
+    });
     match outcome {
         Ok(()) => 0,
         Err(error) => {
