@@ -392,7 +392,12 @@ fn ten_concurrent_containers_get_ten_addresses_and_leave_nothing() {
             std::thread::spawn(move || Background::start(&root, &[], WHO_AM_I))
         })
         .collect();
-    let running: Vec<Background> = starting.into_iter().map(|s| s.join().unwrap()).collect();
+    // Join every thread before looking at any result: a failed start must not leave the other
+    // threads (and their handles on the test root) running while this one unwinds, or the root
+    // would never be dropped and cleaned up.
+    let joined: Vec<std::thread::Result<Background>> =
+        starting.into_iter().map(|s| s.join()).collect();
+    let running: Vec<Background> = joined.into_iter().map(|r| r.unwrap()).collect();
     let ids: Vec<(String, String)> = running
         .iter()
         .map(|b| (b.lines[0].clone(), b.lines[1].clone()))

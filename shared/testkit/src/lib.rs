@@ -104,7 +104,17 @@ impl Drop for TestRoot {
         for (item, why) in &failed {
             eprintln!("testkit: could not remove {item}: {why}");
         }
-        let _ = std::fs::remove_dir_all(&self.path);
+        // A runtime that is still finishing may write while the tree is removed: try again.
+        for attempt in 0..5 {
+            match std::fs::remove_dir_all(&self.path) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+                Err(e) if attempt == 4 => {
+                    eprintln!("testkit: could not remove {}: {e}", self.path.display())
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
     }
 }
 
